@@ -1,0 +1,179 @@
+"""The papers' published numbers (claims) as data, and their comparison with measurements.
+
+The transcriptions live in ``results/claims/`` as one CSV per paper (``memnet.csv``,
+``rednet.csv``, ``nlrn.csv``, ``memorynet.csv``) with the columns of :data:`CLAIM_COLUMNS`,
+one row per published table cell, plus ``findings.csv`` with the papers' qualitative or
+ordering statements (columns :data:`FINDING_COLUMNS`). ``results/claims/README.md``
+documents the vocabulary (dataset, setting, method and metric names).
+
+The results root is ``<repo>/results``; the environment variable ``REPROLIB_RESULTS``
+overrides it (the claims are then read from ``$REPROLIB_RESULTS/claims``).
+
+This module holds no paper numbers itself: every value comes from the CSVs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+PAPERS: tuple[str, ...] = ("memnet", "rednet", "nlrn", "memorynet")
+"""Paper identifiers; each has ``results/claims/<paper>.csv``."""
+
+KEY_COLUMNS: list[str] = ["paper", "table", "dataset", "setting", "method", "metric"]
+"""Columns that identify one claimed number."""
+
+CLAIM_COLUMNS: list[str] = [*KEY_COLUMNS, "value", "note"]
+"""Exact column order of the per-paper claim CSVs."""
+
+FINDING_COLUMNS: list[str] = ["claim_id", "paper", "source", "claim", "kind", "quantities", "note"]
+"""Exact column order of ``findings.csv``."""
+
+FINDING_KINDS: tuple[str, ...] = ("ordering", "trend", "qualitative")
+"""Allowed values of the ``kind`` column of ``findings.csv``."""
+
+MEASURED_COLUMNS: list[str] = [*KEY_COLUMNS, "measured", "n_images"]
+"""Columns a measurements frame must have for :func:`compare`."""
+
+COMPARE_COLUMNS: list[str] = [*KEY_COLUMNS, "claimed", "measured", "diff", "n_images"]
+"""Column order of the frame returned by :func:`compare`."""
+
+
+def results_root() -> Path:
+    """Return the results root: ``$REPROLIB_RESULTS`` if set, else ``<repo>/results``."""
+    env = os.environ.get("REPROLIB_RESULTS")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[1] / "results"
+
+
+def claims_dir() -> Path:
+    """Return the folder holding the claim CSVs (``<results root>/claims``)."""
+    return results_root() / "claims"
+
+
+def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
+    """Read ``path`` with every column as text (no NA guessing) and check its header."""
+    if not path.is_file():
+        raise FileNotFoundError(f"claims file not found: {path}")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    if list(frame.columns) != columns:
+        raise ValueError(f"{path}: expected columns {columns}, found {list(frame.columns)}")
+    return frame
+
+
+def load_claims(paper: str | None = None) -> pd.DataFrame:
+    """Load the transcribed table cells of one paper, or of all four papers.
+
+    Args:
+        paper: one of :data:`PAPERS`, or ``None`` for all papers concatenated.
+
+    Returns:
+        A frame with the columns of :data:`CLAIM_COLUMNS`. ``value`` is a float (the
+        printed digits are kept in the CSV); all other columns are strings, with ``-``
+        meaning "not applicable" for ``dataset`` and ``setting``.
+
+    Raises:
+        ValueError: for an unknown paper name or a malformed CSV.
+        FileNotFoundError: when a CSV is missing.
+    """
+    if paper is not None and paper not in PAPERS:
+        raise ValueError(f"unknown paper {paper!r}; expected one of {PAPERS}")
+    papers = PAPERS if paper is None else (paper,)
+    frames = [_read_csv(claims_dir() / f"{name}.csv", CLAIM_COLUMNS) for name in papers]
+    claims = pd.concat(frames, ignore_index=True)
+    claims["value"] = claims["value"].astype(float)
+    return claims
+
+
+def load_findings() -> pd.DataFrame:
+    """Load ``findings.csv``: stated findings from figures and text (all columns strings)."""
+    return _read_csv(claims_dir() / "findings.csv", FINDING_COLUMNS)
+
+
+def _describe(key: dict[str, str]) -> str:
+    return ", ".join(f"{col}={val!r}" for col, val in key.items())
+
+
+def claim_value(
+    paper: str, table: str, dataset: str, setting: str, method: str, metric: str
+) -> float:
+    """Return the single number a paper claims for one table cell.
+
+    Args:
+        paper, table, dataset, setting, method, metric: the key columns, spelt as in the
+            CSVs (see ``results/claims/README.md``).
+
+    Raises:
+        KeyError: when no row matches (the message lists the methods and settings that the
+            table does have) or when more than one row matches.
+    """
+    key = dict(zip(KEY_COLUMNS, (paper, table, dataset, setting, method, metric), strict=True))
+    if paper not in PAPERS:
+        raise KeyError(f"no claim for {_describe(key)}: unknown paper; expected one of {PAPERS}")
+    claims = load_claims(paper)
+    mask = pd.Series(True, index=claims.index)
+    for col, val in key.items():
+        mask &= claims[col] == val
+    hits = claims[mask]
+    if len(hits) == 1:
+        return float(hits["value"].iloc[0])
+    if len(hits) > 1:
+        raise KeyError(f"ambiguous claim: {len(hits)} rows match {_describe(key)}")
+    in_table = claims[(claims["paper"] == paper) & (claims["table"] == table)]
+    if in_table.empty:
+        tables = sorted(claims.loc[claims["paper"] == paper, "table"].unique())
+        raise KeyError(f"no claim for {_describe(key)}: table not found; tables: {tables}")
+    raise KeyError(
+        f"no claim for {_describe(key)}; this table has datasets "
+        f"{sorted(in_table['dataset'].unique())}, settings {sorted(in_table['setting'].unique())}, "
+        f"methods {sorted(in_table['method'].unique())}, metrics "
+        f"{sorted(in_table['metric'].unique())}"
+    )
+
+
+def compare(measured: pd.DataFrame, claims: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Join measurements with the papers' claims.
+
+    Args:
+        measured: one row per measured number, with the columns of
+            :data:`MEASURED_COLUMNS` (extra columns are ignored).
+        claims: claim rows with :data:`KEY_COLUMNS` and ``value``; defaults to
+            :func:`load_claims` for all papers.
+
+    Returns:
+        One row per measured row (same order), with the columns of :data:`COMPARE_COLUMNS`:
+        ``claimed`` is the paper's value (NaN when the paper has no such cell) and
+        ``diff = measured - claimed``.
+
+    Raises:
+        ValueError: when a required column is missing or the claims hold duplicate keys.
+    """
+    missing = [col for col in MEASURED_COLUMNS if col not in measured.columns]
+    if missing:
+        raise ValueError(f"measured frame lacks columns {missing}")
+    if claims is None:
+        claims = load_claims()
+    missing = [col for col in [*KEY_COLUMNS, "value"] if col not in claims.columns]
+    if missing:
+        raise ValueError(f"claims frame lacks columns {missing}")
+
+    right = claims[[*KEY_COLUMNS, "value"]].copy()
+    for col in KEY_COLUMNS:
+        right[col] = right[col].astype(str)
+    dup = right.duplicated(KEY_COLUMNS, keep=False)
+    if dup.any():
+        raise ValueError(f"claims hold duplicate keys:\n{right.loc[dup, KEY_COLUMNS]}")
+    right = right.rename(columns={"value": "claimed"})
+    right["claimed"] = right["claimed"].astype(float)
+
+    left = measured[MEASURED_COLUMNS].copy().reset_index(drop=True)
+    for col in KEY_COLUMNS:
+        left[col] = left[col].astype(str)
+    left["measured"] = left["measured"].astype(float)
+
+    out = left.merge(right, on=KEY_COLUMNS, how="left", validate="many_to_one", sort=False)
+    out["diff"] = out["measured"] - out["claimed"]
+    return out[COMPARE_COLUMNS]

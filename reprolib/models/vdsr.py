@@ -1,0 +1,55 @@
+"""VDSR (Kim, Lee, Lee, "Accurate Image Super-Resolution Using Very Deep Convolutional Networks",
+CVPR 2016): the plain 20-layer baseline of MemNet's Tables 2 and 4 and Fig. 6.
+
+``d`` conv layers (3x3, 64 filters, zero padding that keeps the size), a ReLU after every layer but
+the last; the network predicts the residual, which is added to the interpolated input (global
+residual learning, VDSR Sec. 3.1). Weights use He et al.'s initialisation, biases are zero
+(VDSR Sec. 4.1).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from reprolib.models.registry import register
+
+__all__ = ["VDSR"]
+
+
+class VDSR(nn.Module):
+    """VDSR: ``y = x + f(x)``, ``f`` = ``num_layers`` 3x3 convs with ReLU in between.
+
+    Args:
+        num_layers: conv layers ``d`` (20 in the paper, its ``depth``).
+        channels: filters of the hidden layers (64).
+        in_channels: image channels (1: the Y channel).
+    """
+
+    def __init__(self, num_layers: int = 20, channels: int = 64, in_channels: int = 1) -> None:
+        super().__init__()
+        if num_layers < 2:
+            raise ValueError("VDSR needs at least 2 conv layers")
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, channels, 3, padding=1), nn.ReLU()]
+        for _ in range(num_layers - 2):
+            layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU()]
+        layers.append(nn.Conv2d(channels, in_channels, 3, padding=1))
+        self.body = nn.Sequential(*layers)
+        self.num_layers = num_layers
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+
+    @property
+    def depth(self) -> int:
+        """Number of conv layers (20 for VDSR, MemNet Table 2)."""
+        return self.num_layers
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+@register("vdsr")
+def vdsr(num_layers: int = 20, channels: int = 64, in_channels: int = 1) -> VDSR:
+    """The 20-layer, 64-filter VDSR of the paper."""
+    return VDSR(num_layers=num_layers, channels=channels, in_channels=in_channels)

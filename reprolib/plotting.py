@@ -1,0 +1,103 @@
+"""The house style for every figure and table the notebooks and the book show."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+PALETTE = "colorblind"
+
+
+def use_style() -> None:
+    """One look across chapters: seaborn whitegrid, colour-blind palette, compact fonts."""
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.9)
+    plt.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight", "axes.titleweight": "bold"})
+
+
+use_style()
+
+
+def style_comparison(summary: pd.DataFrame, columns: list[str] | None = None):
+    """A claimed-vs-measured table: diff coloured red/green, out-of-tolerance cells marked."""
+    cols = columns or [
+        c
+        for c in [
+            "paper", "table", "dataset", "setting", "method", "metric", "claimed", "measured",
+            "diff", "tolerance", "within_tolerance", "n_images",
+        ]
+        if c in summary
+    ]  # fmt: skip
+    df = summary[cols].reset_index(drop=True)
+    fmt = {"claimed": "{:.4f}", "measured": "{:.4f}", "diff": "{:+.4f}", "tolerance": "{:.3f}"}
+    styler = df.style.format({k: v for k, v in fmt.items() if k in df}, na_rep="-")
+    if "diff" in df:
+        lim = float(np.nanmax(np.abs(df["diff"]))) if df["diff"].notna().any() else 1.0
+        styler = styler.background_gradient(
+            subset=["diff"], cmap="RdYlGn", vmin=-max(lim, 1e-3), vmax=max(lim, 1e-3)
+        )
+    if "within_tolerance" in df:
+        styler = styler.map(
+            lambda v: "font-weight: bold; color: #b00" if v is False else "",
+            subset=["within_tolerance"],
+        )
+    return styler.hide(axis="index")
+
+
+def diff_bars(summary: pd.DataFrame, metric: str = "psnr", by: str = "target"):
+    """Measured - claimed per cell, one panel per target, tolerance shaded."""
+    s = summary[(summary["metric"] == metric) & summary["claimed"].notna()].copy()
+    s["cell"] = s["dataset"] + " " + s["setting"]
+    groups = list(dict.fromkeys(s[by]))
+    fig, axes = plt.subplots(
+        1, len(groups), figsize=(3.2 * len(groups), 3.2), squeeze=False, sharey=True
+    )
+    for ax, g in zip(axes[0], groups, strict=True):
+        d = s[s[by] == g]
+        tol = d["tolerance"].iloc[0]
+        ax.axhspan(-tol, tol, color="tab:green", alpha=0.15, lw=0)
+        ax.bar(d["cell"], d["diff"], color=np.where(d["diff"].abs() <= tol, "tab:blue", "tab:red"))
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_title(g, fontsize=9)
+        ax.tick_params(axis="x", rotation=90, labelsize=7)
+    axes[0][0].set_ylabel(f"{metric.upper()} measured - claimed")
+    fig.tight_layout()
+    return fig
+
+
+def per_image_boxes(per_image: pd.DataFrame, metric: str = "psnr"):
+    """Distribution of per-image scores for every (method, set, setting)."""
+    d = per_image.copy()
+    d["cell"] = d["dataset"] + " " + d["setting"]
+    methods = list(dict.fromkeys(d["method"]))
+    fig, axes = plt.subplots(
+        len(methods), 1, figsize=(9, 2.4 * len(methods)), squeeze=False, sharex=False
+    )
+    for ax, m in zip(axes[:, 0], methods, strict=True):
+        sns.boxplot(data=d[d["method"] == m], x="cell", y=metric, ax=ax, fliersize=2)
+        ax.set_title(m, fontsize=9)
+        ax.set_xlabel("")
+        ax.tick_params(axis="x", rotation=60, labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def learning_curve(
+    log: pd.DataFrame,
+    x: str,
+    y: str,
+    *,
+    reference: float | None = None,
+    reference_label: str = "paper",
+    ax=None,
+    label: str | None = None,
+):
+    """A training curve with the paper's final value as a dashed reference line."""
+    ax = ax or plt.gca()
+    ax.plot(log[x], log[y], label=label)
+    if reference is not None:
+        ax.axhline(reference, ls="--", color="k", lw=1, label=reference_label)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    return ax

@@ -1,0 +1,168 @@
+"""Reproduce the paper columns that need no training, and compare them with the claims.
+
+The targets are data (``protocol_targets.yaml``): which paper table and column, which method,
+which protocol, which sets and settings, and the tolerance within which the column counts as
+reproduced. :func:`run` measures every target per image, averages, joins the transcribed claims
+(``results/claims``) and writes ``per_image.csv`` and ``summary.csv``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from reprolib import claims, provenance
+from reprolib.evaluate import measure, summarise
+
+TARGETS_FILE = Path(__file__).with_name("protocol_targets.yaml")
+
+SUMMARY_COLUMNS = [
+    "paper", "table", "dataset", "setting", "method", "metric", "claimed", "measured", "diff",
+    "n_images", "tolerance", "within_tolerance", "protocol", "target", "wall_s", "hardware",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Target:
+    """One paper column to reproduce without training (see ``protocol_targets.yaml``)."""
+
+    id: str
+    paper: str
+    table: str
+    protocol: str
+    method: str
+    datasets: dict[str, str]
+    settings: list[str]
+    tolerance: dict[str, float]
+    full_datasets: dict[str, str] = field(default_factory=dict)
+
+    def cells(self, full: bool) -> list[tuple[str, str, str]]:
+        """(dataset label, registry split, setting) triples to measure."""
+        sets = {**self.datasets, **(self.full_datasets if full else {})}
+        return [(label, split, s) for label, split in sets.items() for s in self.settings]
+
+
+def load_targets(ids: list[str] | None = None) -> list[Target]:
+    """The targets, optionally only those whose id is in ``ids`` (unknown ids raise)."""
+    targets = [Target(**t) for t in yaml.safe_load(TARGETS_FILE.read_text())]
+    if ids is None:
+        return targets
+    known = {t.id for t in targets}
+    unknown = sorted(set(ids) - known)
+    if unknown:
+        raise KeyError(f"unknown protocol target(s) {unknown}; known: {sorted(known)}")
+    return [t for t in targets if t.id in ids]
+
+
+def run(
+    targets: list[Target],
+    *,
+    full: bool = False,
+    limit: int | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Measure every target; return (per-image, summary) and write them to ``out_dir``.
+
+    A measurement shared by several targets (e.g. BM3D on BSD200 in MemNet Table 3 and NLRN
+    Table 5) is computed once. ``limit`` keeps the first images of each set for quick runs;
+    the summary's ``n_images`` records it.
+    """
+    cache: dict[tuple[str, str, str, str], tuple[pd.DataFrame, float]] = {}
+    per_image, rows = [], []
+    hardware = provenance.hardware()
+    for t in targets:
+        for label, split, setting in t.cells(full):
+            key = (t.protocol, label, setting, t.method)
+            if key not in cache:
+                t0 = time.perf_counter()
+                df = measure(
+                    t.method, label, setting, t.protocol, split=split, limit=limit,
+                    progress=progress,
+                )  # fmt: skip
+                cache[key] = (df, time.perf_counter() - t0)
+                per_image.append(df)
+            df, wall = cache[key]
+            summ = summarise(df).iloc[0]
+            for metric in ("psnr", "ssim"):
+                rows.append(
+                    {
+                        "paper": t.paper, "table": t.table, "dataset": label, "setting": setting,
+                        "method": t.method, "metric": metric, "measured": summ[metric],
+                        "n_images": int(summ["n_images"]), "protocol": t.protocol,
+                        "target": t.id, "wall_s": round(wall, 2), "hardware": hardware,
+                        "tolerance": t.tolerance.get(metric),
+                    }
+                )  # fmt: skip
+    measured = pd.DataFrame(rows)
+    summary = claims.compare(measured)
+    summary = summary.merge(
+        measured[["paper", "table", "dataset", "setting", "method", "metric"] + _EXTRA],
+        on=["paper", "table", "dataset", "setting", "method", "metric"],
+        how="left",
+    )
+    summary["within_tolerance"] = (summary["diff"].abs() <= summary["tolerance"]).where(
+        summary["tolerance"].notna() & summary["claimed"].notna()
+    )
+    summary = summary[SUMMARY_COLUMNS]
+    images = pd.concat(per_image, ignore_index=True) if per_image else pd.DataFrame()
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        _merge_csv(out / "per_image.csv", images, PER_IMAGE_KEY)
+        _merge_csv(out / "summary.csv", summary, SUMMARY_KEY)
+    return images, summary
+
+
+_EXTRA = ["tolerance", "protocol", "target", "wall_s", "hardware"]
+SUMMARY_KEY = ["paper", "table", "dataset", "setting", "method", "metric"]
+PER_IMAGE_KEY = ["protocol", "dataset", "setting", "method", "image"]
+
+
+def _merge_csv(path: Path, new: pd.DataFrame, key: list[str]) -> None:
+    """Write ``new`` into ``path``, replacing only rows with the same key.
+
+    A default run therefore never discards the committed results of a ``full`` run (or of
+    other targets); rows it re-measured are replaced.
+    """
+    if path.exists() and not new.empty:
+        old = pd.read_csv(path)
+        keep = ~old.set_index(key).index.isin(new.set_index(key).index)
+        new = pd.concat([old[keep], new], ignore_index=True)
+    new.to_csv(path, index=False, float_format="%.6f")
+
+
+def output_dir(out_dir: str | Path, limit: int | None) -> Path:
+    """Where a run writes: quick runs on the first ``limit`` images go to a separate folder."""
+    out = Path(out_dir)
+    return out / f"limit{limit}" if limit is not None else out
+
+
+def load_summary(out_dir: str | Path) -> pd.DataFrame:
+    return pd.read_csv(Path(out_dir) / "summary.csv")
+
+
+def load_per_image(out_dir: str | Path) -> pd.DataFrame:
+    return pd.read_csv(Path(out_dir) / "per_image.csv")
+
+
+def verdicts(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per target and metric: cells compared, cells within tolerance, worst absolute diff."""
+    s = summary[summary["claimed"].notna() & summary["tolerance"].notna()].copy()
+    s["abs_diff"] = s["diff"].abs()
+    g = s.groupby(["target", "metric"], sort=False)
+    out = g.agg(
+        cells=("diff", "size"),
+        within=("within_tolerance", "sum"),
+        max_abs_diff=("abs_diff", "max"),
+        mean_diff=("diff", "mean"),
+        tolerance=("tolerance", "first"),
+        images=("n_images", "sum"),
+    ).reset_index()
+    out["within"] = out["within"].astype(int)
+    out["status"] = (out["within"] == out["cells"]).map({True: "reproduced", False: "gap"})
+    return out

@@ -1,0 +1,133 @@
+"""Named evaluation protocols: one preset per paper and task, instead of scattered flags.
+
+A protocol fixes how a test pair is formed from a stored image (which channel, mod-crop, any
+resizing of the ground truth) and how a restored image is scored (rounding to uint8 or not,
+border shave). The choices come from the papers' text and, where the text is silent, from the
+authors' released evaluation code (``shared/reference/official_code_notes.md``); the book's
+differences register cites both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reprolib import metrics
+from reprolib.imresize import imresize
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How one paper builds test pairs and scores restorations for one task.
+
+    Attributes:
+        name: registry key, e.g. ``"memnet_sr"``.
+        task: ``"sr"``, ``"denoise"`` or ``"jpeg"``.
+        channel: colour images are scored on ``"y"`` (MATLAB rgb2ycbcr) or ``"gray"``
+            (MATLAB rgb2gray).
+        round_output: quantise the restored image to uint8 (MATLAB ``uint8``) before scoring.
+        shave_scale: for SR, ignore a border of ``scale`` pixels on every side.
+        gt_resize: per-dataset bicubic resize of the ground truth before degrading
+            (RED/MemNet evaluate BSD200 at half size).
+        source: where each choice comes from.
+    """
+
+    name: str
+    task: str
+    channel: str
+    round_output: bool
+    shave_scale: bool = False
+    gt_resize: dict[str, float] = field(default_factory=dict)
+    source: str = ""
+
+    def ground_truth(self, img: np.ndarray, dataset: str, scale: int = 1) -> np.ndarray:
+        """The uint8 single-channel reference image this protocol scores against."""
+        gt = metrics.luminance(img, self.channel)
+        if dataset in self.gt_resize:
+            gt = imresize(gt, self.gt_resize[dataset])
+        return metrics.modcrop(gt, scale) if self.task == "sr" else gt
+
+    def score(self, restored: np.ndarray, gt: np.ndarray, scale: int = 1) -> tuple[float, float]:
+        """(PSNR, SSIM) of a restored image on the [0, 255] scale against the uint8 reference."""
+        out = metrics.to_uint8(restored) if self.round_output else restored
+        border = scale if (self.shave_scale and self.task == "sr") else 0
+        out, ref = metrics.shave(out, border), metrics.shave(gt, border)
+        return metrics.psnr(out, ref), metrics.ssim(out, ref)
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in [
+        Protocol(
+            "memnet_sr", "sr", "y", round_output=True, shave_scale=True,
+            source="MemNet Sec. 5.1; VDSR/MemNet test code: Y of rgb2ycbcr, modcrop, bicubic "
+            "down/up in double, output cast to uint8, `scale` border shaved",
+        ),
+        Protocol(
+            "memnet_jpeg", "jpeg", "y", round_output=True,
+            source="MemNet Sec. 5.1 (numbers cited from DnCNN): Y channel JPEG-coded as uint8, "
+            "output cast to uint8, no shave",
+        ),
+        Protocol(
+            "memnet_denoise", "denoise", "gray", round_output=False, gt_resize={"BSD200": 0.5},
+            source="MemNet Sec. 5.5 and test code: rgb2gray, unclipped noise, PSNR on the float "
+            "output, no shave; BSD200 resized to half size following RED",
+        ),
+        Protocol(
+            "dncnn_denoise", "denoise", "gray", round_output=True,
+            source="DnCNN test code, followed by NLRN Table 4: gray uint8 images, output cast "
+            "to uint8 (im2uint8), no shave",
+        ),
+        Protocol(
+            "nlrn_sr", "sr", "y", round_output=True, shave_scale=True,
+            source="NLRN Sec. 4.3: MATLAB-compatible Y and bicubic, `scale` border cropped",
+        ),
+        Protocol(
+            "red", "denoise", "gray", round_output=False, gt_resize={"BSD200": 0.5},
+            source="RED-Net test code: float output, no border crop for any task (the resize "
+            "factor for BSD200 is not stated; half size follows MemNet's reading)",
+        ),
+        Protocol(
+            "red_sr", "sr", "y", round_output=False, shave_scale=False,
+            source="RED-Net test code: Y channel, bicubic on [0,1] floats, float output, "
+            "no border crop even for SR",
+        ),
+    ]
+}  # fmt: skip
+
+
+def get(name: str) -> Protocol:
+    """Look up a protocol by name; unknown names list the known ones."""
+    if name not in PROTOCOLS:
+        raise KeyError(f"unknown protocol {name!r}; known: {', '.join(sorted(PROTOCOLS))}")
+    return PROTOCOLS[name]
+
+
+def parse_setting(setting: str) -> tuple[str, int]:
+    """Parse a setting: ``'x3'`` -> ``('sr', 3)``, ``'sigma25'`` -> ``('denoise', 25)``, etc.
+
+    Raises ``ValueError`` for malformed settings or values out of range (scale not 2/3/4,
+    negative sigma, quality outside 1-100).
+    """
+    s = setting.strip().lower()
+    try:
+        if s.startswith("x"):
+            task, value = "sr", int(s[1:])
+        elif s.startswith("sigma"):
+            task, value = "denoise", int(s[5:])
+        elif s.startswith("q"):
+            task, value = "jpeg", int(s[1:])
+        else:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"bad setting {setting!r}: expected x2/x3/x4, sigma<level> or q<quality>"
+        ) from None
+    if task == "sr" and value not in (2, 3, 4):
+        raise ValueError(f"scale must be 2, 3 or 4, got {value}")
+    if task == "denoise" and value < 0:
+        raise ValueError(f"sigma must be >= 0, got {value}")
+    if task == "jpeg" and not 1 <= value <= 100:
+        raise ValueError(f"JPEG quality must be in 1..100, got {value}")
+    return task, value
