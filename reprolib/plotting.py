@@ -101,3 +101,49 @@ def learning_curve(
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     return ax
+
+
+def cost_scatter(bench: pd.DataFrame):
+    """Parameters vs CPU time (512 px) per model, marker area ~ FLOPs per pixel."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    size = 30 + 300 * bench["flops_per_pixel"] / bench["flops_per_pixel"].max()
+    ax.scatter(bench["conv_weight_params"], bench["cpu_s_512"], s=size, alpha=0.6)
+    for _, r in bench.iterrows():
+        ax.annotate(r["model"], (r["conv_weight_params"], r["cpu_s_512"]), fontsize=7,
+                    xytext=(4, 2), textcoords="offset points")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("conv weights")
+    ax.set_ylabel("CPU seconds, one 512x512 image")
+    ax.set_title("Size vs inference time (area ~ FLOPs/pixel)")
+    return fig
+
+
+def run_curves(logs: dict[str, pd.DataFrame], summary: pd.DataFrame | None = None, title: str = ""):
+    """Training loss and validation PSNR per run; the paper's value of each run as a reference.
+
+    The reference (dashed, same colour) is the claimed PSNR of that run's method averaged over
+    the evaluated cells that have a claim - the paper's final number at its full budget.
+    """
+    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(10, 3.6))
+    colours = sns.color_palette(PALETTE, max(len(logs), 1))
+    for colour, (name, log) in zip(colours, logs.items(), strict=False):
+        ax_loss.plot(log["iteration"], log["loss"], color=colour, lw=0.8, label=name)
+        if "val_psnr" in log:
+            v = log.dropna(subset=["val_psnr"])
+            ax_psnr.plot(v["iteration"], v["val_psnr"], color=colour, marker="o", ms=3,
+                         label=name)  # fmt: skip
+        if summary is not None and len(summary):
+            ref = summary[(summary["method"] == name) & (summary["metric"] == "psnr")]
+            if ref["claimed"].notna().any():
+                ax_psnr.axhline(ref["claimed"].mean(), color=colour, ls="--", lw=1)
+    ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("iteration")
+    ax_loss.set_ylabel("training loss")
+    ax_psnr.set_xlabel("iteration")
+    ax_psnr.set_ylabel("validation PSNR (dB)")
+    ax_psnr.plot([], [], color="k", ls="--", lw=1, label="paper (full budget)")
+    ax_psnr.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,227 @@
+"""Write the report notebooks under notebooks/ (kept as code so their source stays reviewable).
+
+Each notebook is thin: a ``parameters`` cell (papermill), calls into ``reprolib``, results written
+under ``results/``, and a display. Run ``python scripts/make_notebooks.py`` after editing here.
+"""
+
+from pathlib import Path
+
+import nbformat as nbf
+
+md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
+
+
+def parameters(source: str) -> nbf.NotebookNode:
+    cell = code(source)
+    cell.metadata["tags"] = ["parameters"]
+    return cell
+
+
+def hidden(source: str) -> nbf.NotebookNode:
+    """A code cell whose input the book hides (its output is what the reader needs)."""
+    cell = code(source)
+    cell.metadata["tags"] = ["hide-input"]
+    return cell
+
+
+def write(name: str, cells: list) -> None:
+    nb = nbf.v4.new_notebook()
+    nb.cells = cells
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    Path("notebooks").mkdir(exist_ok=True)
+    nbf.write(nb, f"notebooks/{name}.ipynb")
+
+
+write(
+    "protocol",
+    [
+        md(
+            "# Evaluation protocol: the numbers that need no training\n\n"
+            "Bicubic and JPEG baselines, BM3D and the DnCNN authors' published weights, "
+            "measured with this project's data loaders, degradations and metrics, and compared "
+            "with the values the papers print. If these match, a later gap on a trained model "
+            "is the model's, not the pipeline's. *Claimed* is the paper's number (transcribed "
+            "in `results/claims/`), *measured* is this run, *diff* = measured - claimed."
+        ),
+        parameters(
+            "# Parameters (papermill). Target ids are listed in reprolib/protocol_targets.yaml.\n"
+            'targets = None  # e.g. ["memnet-t4-bicubic"]; None runs every target\n'
+            "full = False  # True adds the slow sets (BM3D on BSD68/BSD200, DnCNN on Urban100);\n"
+            '# "only" runs just those, to complete a committed default run\n'
+            "limit = None  # first N images per set (a quick look; written to its own folder)\n"
+            'out_dir = "results/protocol"  # relative to the repository root'
+        ),
+        code(
+            "from myst_nb import glue\n\n"
+            "from reprolib import plotting, protocol_check\n"
+            "from reprolib.provenance import REPO_ROOT, stamp\n\n"
+            "out = protocol_check.output_dir(REPO_ROOT / out_dir, limit)\n"
+            "per_image, summary = protocol_check.run(\n"
+            "    protocol_check.load_targets(targets), full=full, limit=limit, out_dir=out\n"
+            ")\n"
+            'print(f"measured {len(per_image)} image scores; wrote {out.relative_to(REPO_ROOT)}")\n'
+            "stamp()"
+        ),
+        md(
+            "## Claimed vs measured\n\nOne row per table cell (all runs so far, including the "
+            "committed `full` run); tolerance is the acceptance band."
+        ),
+        hidden("summary = protocol_check.load_summary(out)\nplotting.style_comparison(summary)"),
+        md("## Gaps per paper column\n\nBars show measured - claimed; the band is the tolerance."),
+        hidden("plotting.diff_bars(summary);"),
+        hidden('plotting.diff_bars(summary, metric="ssim");'),
+        md("## Verdict per column"),
+        hidden(
+            "verdict = protocol_check.verdicts(summary)\n"
+            "for _, row in verdict.iterrows():\n"
+            '    key = f"protocol-{row.target}-{row.metric}"\n'
+            '    glue(f"{key}-maxdiff", f"{row.max_abs_diff:.3f}", display=False)\n'
+            '    glue(f"{key}-cells", f"{row.within}/{row.cells}", display=False)\n'
+            "verdict"
+        ),
+        md(
+            "## Gaps and their causes\n\n"
+            "Every super-resolution cell outside tolerance is measured again with one change: "
+            "the bicubic network input rounded to uint8 first, as evaluation code that stores "
+            "the bicubic image as a file would do. MemNet's protocol (which this study keeps) "
+            "feeds the unrounded double; the DnCNN column is cited by MemNet from the DnCNN "
+            "paper, whose own evaluation may have used stored images. A gap that closes here "
+            "is explained by that difference; the protocol's number stays the reported one."
+        ),
+        hidden("protocol_check.diagnose_gaps(summary)"),
+        md("## Per-image scores\n\nThe spread behind each average."),
+        hidden("plotting.per_image_boxes(protocol_check.load_per_image(out));"),
+    ],
+)
+
+write(
+    "comparison",
+    [
+        md(
+            "# Architectures under one roof\n\n"
+            "Every parameter-count and depth cell the papers print, checked against the "
+            "models this project builds, then size, FLOPs, CPU time and memory of every main "
+            "model measured on this machine (`scripts/bench_models.py`)."
+        ),
+        parameters('out_dir = "results/architecture"  # relative to the repository root'),
+        code(
+            "import pandas as pd\n"
+            "from myst_nb import glue\n\n"
+            "from reprolib import architecture, plotting\n"
+            "from reprolib.provenance import REPO_ROOT\n\n"
+            "out = REPO_ROOT / out_dir\n"
+            "out.mkdir(parents=True, exist_ok=True)\n"
+            "check = architecture.check()\n"
+            'check.to_csv(out / "summary.csv", index=False)\n'
+            'glue("arch-cells", f"{int(check.within_tolerance.sum())}/{len(check)}", '
+            "display=False)"
+        ),
+        md("## Paper sizes vs this project's models"),
+        hidden("plotting.style_comparison(check)"),
+        md(
+            "## Cost of each model on this machine\n\n"
+            "Conv weights, all parameters, paper-defined depth, FLOPs per output pixel, median "
+            "CPU seconds for one 256x256 and one 512x512 gray image (batch 1, float32, "
+            "inference), and peak resident memory of the benchmarking process."
+        ),
+        hidden(
+            'bench_path = REPO_ROOT / "results" / "bench" / "models.csv"\n'
+            "bench = pd.read_csv(bench_path) if bench_path.exists() else None\n"
+            "bench"
+        ),
+        hidden("if bench is not None:\n    plotting.cost_scatter(bench)"),
+    ],
+)
+
+write(
+    "scoreboard",
+    [
+        md(
+            "# Claims scoreboard\n\n"
+            "Every table cell and every stated finding of the four papers, with its status, "
+            "computed from `results/` alone (`reprolib.scoreboard`) and written to "
+            "`results/scoreboard.csv`.\n\n"
+            "- **reproduced**: measured at a comparable budget and within tolerance;\n"
+            "- **direction only (reduced budget)**: trained with a reduced budget; the value is "
+            "not comparable, the paper's ordering/trend holds;\n"
+            "- **not reproduced**: measured, outside tolerance or the finding fails;\n"
+            "- **not attempted**: the reason column says why."
+        ),
+        parameters('out = "results/scoreboard.csv"  # relative to the repository root'),
+        code(
+            "import pandas as pd\n"
+            "from myst_nb import glue\n\n"
+            "from reprolib import scoreboard\n"
+            "from reprolib.provenance import REPO_ROOT\n\n"
+            "board = scoreboard.write(REPO_ROOT / out)\n"
+            "counts = scoreboard.counts(board)\n"
+            "for status in scoreboard.STATUSES:\n"
+            "    glue(f\"score-{status.split()[0]}\", int(counts.loc['all', status]), "
+            "display=False)\n"
+            'glue("score-total", len(board), display=False)\n'
+            "counts"
+        ),
+        md("## Everything measured"),
+        hidden(
+            'pd.set_option("display.max_rows", 500)\n'
+            'board[board.status != "not attempted"].reset_index(drop=True)'
+        ),
+        md("## Findings (figures and text)"),
+        hidden("board[board.dataset.eq('-') & board.method.eq('-')].reset_index(drop=True)"),
+        md("## Not attempted, by reason"),
+        hidden(
+            'na = board[board.status == "not attempted"]\n'
+            'na.groupby(["paper", "reason"]).size().rename("cells").reset_index()'
+        ),
+    ],
+)
+
+write(
+    "experiment_report",
+    [
+        md(
+            "# Experiment report\n\n"
+            "Joins the runs of one registry entry (`experiments.yaml`) with the paper's claims, "
+            "checks the paper's stated findings, and shows the learning curves with the paper's "
+            "final value as a reference line. Measured values come from the runs under "
+            "`results/<paper>/<experiment>/<budget>/`; reduced budgets are labelled as such."
+        ),
+        parameters(
+            'experiment = "memnet/table1"  # an id from experiments.yaml\n'
+            'budget = "cpu"  # smoke | cpu | gpu | paper'
+        ),
+        code(
+            "from IPython.display import Markdown, display\n"
+            "from myst_nb import glue\n\n"
+            "from reprolib import experiments, plotting\n\n"
+            "exp = experiments.get(experiment)\n"
+            "summary, findings = experiments.report(experiment, budget)\n"
+            'display(Markdown(f"## {exp.title}\\n\\n{exp.note}\\n\\nBudget: **{budget}**"))'
+        ),
+        md("## Training budget of each run"),
+        hidden(
+            "metrics = experiments.run_metrics(exp, budget)\n"
+            'cols = ["method", "budget", "iterations", "patches_seen", "wall_s", '
+            '"hardware"]\n'
+            'metrics[cols].drop_duplicates("method").reset_index(drop=True)'
+        ),
+        md("## Claimed vs measured"),
+        hidden("plotting.style_comparison(summary) if len(summary) else 'no runs yet'"),
+        md("## The paper's findings at this budget"),
+        hidden(
+            "for _, f in findings.iterrows():\n"
+            '    glue(f"{experiment}-{budget}-{f.claim_id}", '
+            '"holds" if f.holds else "does not hold", display=False)\n'
+            "findings"
+        ),
+        md("## Learning curves"),
+        hidden(
+            "plotting.run_curves(experiments.learning_curves(exp, budget), summary, "
+            "title=exp.title);"
+        ),
+    ],
+)

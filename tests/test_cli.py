@@ -1,0 +1,26 @@
+"""The command line: data listing and verification, and errors that name valid choices."""
+
+from __future__ import annotations
+
+import pytest
+
+from reprolib import cli, protocol_check
+
+
+def test_data_list_shows_derived_splits(capsys, data_root):
+    assert cli.main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "BSD300" in out and "BSDS500-train+BSDS500-val" in out
+
+
+def test_data_verify_reports_failure_with_nonzero_exit(capsys, data_root, monkeypatch, tmp_path):
+    assert cli.main(["data", "verify", "Set5"]) == 0
+    assert cli.main(["data", "verify", "NoSuchSet"]) == 1
+    assert "unknown set" in capsys.readouterr().err
+
+
+def test_protocol_targets_are_valid_and_unknown_ids_fail():
+    targets = protocol_check.load_targets()
+    assert {t.id for t in targets} >= {"memnet-t4-bicubic", "nlrn-t4-dncnn"}
+    with pytest.raises(KeyError, match="unknown protocol target"):
+        cli.main(["protocol", "--targets", "nope"])

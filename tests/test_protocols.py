@@ -1,0 +1,120 @@
+"""Protocol presets, setting parsing, and the measurement engine on real test images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reprolib import baselines, evaluate, protocols
+
+
+@pytest.mark.parametrize(
+    "setting,expected", [("x3", ("sr", 3)), ("sigma25", ("denoise", 25)), ("q10", ("jpeg", 10))]
+)
+def test_parse_setting(setting, expected):
+    assert protocols.parse_setting(setting) == expected
+
+
+@pytest.mark.parametrize(
+    "bad,msg",
+    [
+        ("x5", "scale must be 2, 3 or 4"),
+        ("sigma-5", "sigma must be >= 0"),
+        ("q0", "quality must be in 1..100"),
+        ("q101", "quality must be in 1..100"),
+        ("blur", "bad setting"),
+        ("xfoo", "bad setting"),
+    ],
+)
+def test_parse_setting_rejects_bad_values(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        protocols.parse_setting(bad)
+
+
+def test_unknown_protocol_lists_known():
+    with pytest.raises(KeyError, match="memnet_sr"):
+        protocols.get("nope")
+
+
+def test_sr_protocol_rounds_and_shaves_but_denoise_protocol_does_not():
+    sr, dn = protocols.get("memnet_sr"), protocols.get("memnet_denoise")
+    gt = np.full((20, 20), 100, np.uint8)
+    out = np.full((20, 20), 100.4)
+    out[0, :] = 0  # a bad border row: shaved away by SR scoring only
+    assert sr.score(out, gt, scale=2)[0] == float("inf")  # 100.4 rounds to 100
+    assert np.isfinite(dn.score(out, gt)[0])
+
+
+def test_ground_truth_modcrops_and_uses_luminance():
+    rgb = np.zeros((11, 14, 3), np.uint8)
+    gt = protocols.get("memnet_sr").ground_truth(rgb, "Set5", 3)
+    assert gt.shape == (9, 12) and gt.dtype == np.uint8 and gt.max() == 16  # Y of black
+
+
+def test_bsd200_is_halved_for_memnet_denoising():
+    img = np.zeros((321, 481, 3), np.uint8)
+    assert protocols.get("memnet_denoise").ground_truth(img, "BSD200").shape == (161, 241)
+
+
+def test_degraded_input_is_deterministic_per_key():
+    gt = np.tile(np.arange(32, dtype=np.uint8) * 8, (32, 1))
+    a = evaluate.degraded_input(gt, "sigma25", "Set12/01")
+    b = evaluate.degraded_input(gt, "sigma25", "Set12/01")
+    c = evaluate.degraded_input(gt, "sigma25", "Set12/02")
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.std(a * 255 - gt) == pytest.approx(25, rel=0.15)
+    sr = evaluate.degraded_input(gt, "x2", "k")
+    assert sr.shape == gt.shape and sr.dtype == np.float64
+
+
+def test_baseline_lookup_errors():
+    with pytest.raises(KeyError, match="unknown baseline"):
+        baselines.restorer("SRCNN", "x2")
+    with pytest.raises(ValueError, match="does not apply"):
+        baselines.restorer("Bicubic", "sigma25")
+    assert baselines.dncnn_weights_for("sigma25") == "dncnn_s25"
+    assert baselines.dncnn_weights_for("sigma30") == "dncnn_b"
+    assert baselines.dncnn_weights_for("x3") == "dncnn3"
+
+
+def test_bicubic_on_set5_reproduces_the_published_column(data_root):
+    """MemNet Table 4, Bicubic, Set5 x2: 33.66 / 0.9299 (the paper's numbers, as a test)."""
+    df = evaluate.measure("Bicubic", "Set5", "x2", "memnet_sr", progress=False)
+    assert len(df) == 5
+    assert df["psnr"].mean() == pytest.approx(33.66, abs=0.01)
+    assert df["ssim"].mean() == pytest.approx(0.9299, abs=0.001)
+
+
+def test_identity_jpeg_on_classic5_matches_table5(data_root):
+    """MemNet Table 5, JPEG, Classic5 q10: 27.82 / 0.7595 (the paper's numbers, as a test)."""
+    df = evaluate.measure("JPEG", "Classic5", "q10", "memnet_jpeg", progress=False)
+    assert df["psnr"].mean() == pytest.approx(27.82, abs=0.05)
+    assert df["ssim"].mean() == pytest.approx(0.7595, abs=0.003)
+
+
+def test_measure_accepts_any_restorer_and_rejects_mismatched_protocol(data_root):
+    df = evaluate.measure(
+        lambda x: x, "Set12", "sigma25", "dncnn_denoise", limit=1, method_name="Noisy",
+        progress=False,
+    )  # fmt: skip
+    assert df.loc[0, "method"] == "Noisy" and 19 < df.loc[0, "psnr"] < 21
+    with pytest.raises(ValueError, match="protocol 'memnet_sr' is for sr"):
+        evaluate.measure("Noisy", "Set12", "sigma25", "memnet_sr")
+
+
+def test_protocol_run_writes_summary_in_the_shared_shape_and_merges(data_root, tmp_path):
+    from reprolib import protocol_check
+
+    (bicubic,) = protocol_check.load_targets(["memnet-t4-bicubic"])
+    (jpeg,) = protocol_check.load_targets(["memnet-t5-jpeg"])
+    protocol_check.run([bicubic], limit=1, out_dir=tmp_path, progress=False)
+    _, summary = protocol_check.run([jpeg], limit=1, out_dir=tmp_path, progress=False)
+    required = ["paper", "table", "dataset", "setting", "method", "metric", "claimed",
+                "measured", "diff", "n_images"]  # fmt: skip
+    assert list(summary.columns[: len(required)]) == required
+    written = protocol_check.load_summary(tmp_path)
+    # 4 sets x 3 scales x 2 metrics from the first run survive the second run's write.
+    assert (written["target"] == "memnet-t4-bicubic").sum() == 24
+    assert (written["target"] == "memnet-t5-jpeg").sum() == 8
+    assert written["claimed"].notna().all() and (written["n_images"] == 1).all()
+    assert set(protocol_check.verdicts(written)["status"]) <= {"reproduced", "gap"}
