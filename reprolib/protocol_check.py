@@ -77,15 +77,20 @@ def run(
 
     A measurement shared by several targets (e.g. BM3D on BSD200 in MemNet Table 3 and NLRN
     Table 5) is computed once. ``limit`` keeps the first images of each set for quick runs;
-    the summary's ``n_images`` records it.
+    the summary's ``n_images`` records it. Each cell is merged into ``out_dir`` as soon as it is
+    measured, so an interrupted run keeps everything it finished.
     """
     cache: dict[tuple[str, str, str, str], tuple[pd.DataFrame, float]] = {}
-    per_image, rows = [], []
+    per_image, summaries = [], []
     hardware = provenance.hardware()
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     for t in targets:
         for label, split, setting in t.cells(full):
             key = (t.protocol, label, setting, t.method)
-            if key not in cache:
+            fresh = key not in cache
+            if fresh:
                 t0 = time.perf_counter()
                 df = measure(
                     t.method, label, setting, t.protocol, split=split, limit=limit,
@@ -94,38 +99,38 @@ def run(
                 cache[key] = (df, time.perf_counter() - t0)
                 per_image.append(df)
             df, wall = cache[key]
-            summ = summarise(df).iloc[0]
-            for metric in ("psnr", "ssim"):
-                rows.append(
-                    {
-                        "paper": t.paper, "table": t.table, "dataset": label, "setting": setting,
-                        "method": t.method, "metric": metric, "measured": summ[metric],
-                        "n_images": int(summ["n_images"]), "protocol": t.protocol,
-                        "target": t.id, "wall_s": round(wall, 2), "hardware": hardware,
-                        "tolerance": t.tolerance.get(metric),
-                    }
-                )  # fmt: skip
-    measured = pd.DataFrame(rows)
-    summary = claims.compare(measured)
-    summary = summary.merge(
-        measured[["paper", "table", "dataset", "setting", "method", "metric"] + _EXTRA],
-        on=["paper", "table", "dataset", "setting", "method", "metric"],
-        how="left",
-    )
-    summary["within_tolerance"] = (summary["diff"].abs() <= summary["tolerance"]).where(
-        summary["tolerance"].notna() & summary["claimed"].notna()
-    )
-    summary = summary[SUMMARY_COLUMNS]
+            cell = _summarise_cell(t, label, setting, df, wall, hardware)
+            summaries.append(cell)
+            if out is not None:
+                if fresh:
+                    _merge_csv(out / "per_image.csv", df, PER_IMAGE_KEY)
+                _merge_csv(out / "summary.csv", cell, SUMMARY_KEY)
     images = pd.concat(per_image, ignore_index=True) if per_image else pd.DataFrame()
-    if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        _merge_csv(out / "per_image.csv", images, PER_IMAGE_KEY)
-        _merge_csv(out / "summary.csv", summary, SUMMARY_KEY)
+    summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     return images, summary
 
 
-_EXTRA = ["tolerance", "protocol", "target", "wall_s", "hardware"]
+def _summarise_cell(
+    t: Target, label: str, setting: str, df: pd.DataFrame, wall: float, hardware: str
+) -> pd.DataFrame:
+    """One measured cell (PSNR and SSIM rows) joined with its claims, in the summary shape."""
+    summ = summarise(df).iloc[0]
+    rows = [
+        {
+            "paper": t.paper, "table": t.table, "dataset": label, "setting": setting,
+            "method": t.method, "metric": metric, "measured": summ[metric],
+            "n_images": int(summ["n_images"]), "protocol": t.protocol, "target": t.id,
+            "wall_s": round(wall, 2), "hardware": hardware,
+        }
+        for metric in ("psnr", "ssim")
+    ]  # fmt: skip
+    measured = pd.DataFrame(rows)
+    summary = claims.compare(measured).merge(
+        measured[[*SUMMARY_KEY, "protocol", "target", "wall_s", "hardware"]], on=SUMMARY_KEY
+    )
+    return apply_tolerances(summary)[SUMMARY_COLUMNS]
+
+
 SUMMARY_KEY = ["paper", "table", "dataset", "setting", "method", "metric"]
 PER_IMAGE_KEY = ["protocol", "dataset", "setting", "method", "image"]
 
@@ -141,6 +146,29 @@ def _merge_csv(path: Path, new: pd.DataFrame, key: list[str]) -> None:
         keep = ~old.set_index(key).index.isin(new.set_index(key).index)
         new = pd.concat([old[keep], new], ignore_index=True)
     new.to_csv(path, index=False, float_format="%.6f")
+
+
+def apply_tolerances(summary: pd.DataFrame) -> pd.DataFrame:
+    """Set ``tolerance`` and ``within_tolerance`` from the targets file.
+
+    Tolerances are acceptance bands, not measurements, so stored summaries can be re-judged
+    after the targets file changes without measuring again (:func:`refresh`).
+    """
+    bands = {t.id: t.tolerance for t in load_targets()}
+    out = summary.copy()
+    out["tolerance"] = [bands.get(t, {}).get(m) for t, m in zip(out["target"], out["metric"])]
+    out["tolerance"] = out["tolerance"].astype(float)
+    ok = out["diff"].abs() <= out["tolerance"]
+    out["within_tolerance"] = ok.where(out["tolerance"].notna() & out["claimed"].notna())
+    return out
+
+
+def refresh(out_dir: str | Path) -> pd.DataFrame:
+    """Re-apply the targets' tolerances to a stored ``summary.csv`` (no re-measuring)."""
+    path = Path(out_dir) / "summary.csv"
+    summary = apply_tolerances(pd.read_csv(path))
+    summary.to_csv(path, index=False, float_format="%.6f")
+    return summary
 
 
 def output_dir(out_dir: str | Path, limit: int | None) -> Path:

@@ -4,7 +4,7 @@ Importing this package imports every model family so that each registers its var
 """
 
 # Model families register themselves on import. Keep this list in sync with the files.
-from reprolib.models import dncnn, memnet, rednet, vdsr  # noqa: F401  (each family registers its models)
+from reprolib.models import dncnn, memnet, memorynet, nlrn, rednet, vdsr  # noqa: F401  (each family registers its models)
 from reprolib.models.registry import (
     available,
     build,

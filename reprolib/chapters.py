@@ -1,0 +1,103 @@
+"""What a paper's chapter shows, computed from ``results/`` and the differences register.
+
+Used by ``notebooks/chapter.ipynb`` (one executed copy per paper under ``results/<paper>/``):
+every table of the paper with the status of each cell, the paper's findings with their
+verdicts, the architecture check, and the paper / official code / this project register.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from reprolib import claims
+
+PAPERS = {
+    "memnet": "MemNet (Tai et al., ICCV 2017)",
+    "rednet": "RED-Net (Mao et al., NIPS 2016)",
+    "nlrn": "NLRN (Liu et al., NeurIPS 2018)",
+    "memorynet": "MemoryNet (Zhang et al., 2022)",
+}
+DIFFERENCES = Path(__file__).with_name("differences")
+
+
+def _results(*parts: str) -> Path:
+    return claims.results_root().joinpath(*parts)
+
+
+def scoreboard(paper: str) -> pd.DataFrame:
+    """This paper's rows of ``results/scoreboard.csv``."""
+    board = pd.read_csv(_results("scoreboard.csv"))
+    return board[board["paper"] == paper]
+
+
+def tables(paper: str) -> list[str]:
+    """The paper's tables in reading order (``table1``, ``table2``, ..., then text sections)."""
+    names = claims.load_claims(paper)["table"].unique()
+
+    def key(t: str) -> tuple[int, float]:
+        digits = "".join(ch for ch in t if ch.isdigit() or ch == ".")
+        return (0 if t.startswith("table") else 1, float(digits or 0))
+
+    return sorted(names, key=key)
+
+
+def table_status(board: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Cells of one table per status and reason."""
+    t = board[board["table"] == table]
+    return t.groupby(["status", "reason"]).size().rename("cells").reset_index()
+
+
+def table_measured(board: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The measured cells of one table: claimed, measured, diff, budget, status."""
+    t = board[(board["table"] == table) & board["measured"].notna()].copy()
+    t["claimed"] = pd.to_numeric(t["claimed"])
+    t["diff"] = t["measured"] - t["claimed"]
+    cols = ["dataset", "setting", "method", "metric", "claimed", "measured", "diff", "budget",
+            "status"]  # fmt: skip
+    return t[cols].reset_index(drop=True)
+
+
+def table_as_printed(paper: str, table: str) -> pd.DataFrame:
+    """The paper's table as transcribed (claims only), methods as columns."""
+    c = claims.load_claims(paper)
+    c = c[c["table"] == table]
+    return c.pivot_table(
+        index=["dataset", "setting", "metric"], columns="method", values="value",
+        aggfunc="first", sort=False,
+    )  # fmt: skip
+
+
+def findings(paper: str) -> pd.DataFrame:
+    """The paper's stated findings with their verdicts."""
+    board = scoreboard(paper)
+    f = board[(board["method"] == "-") & (board["dataset"] == "-")]
+    f = f[f["claim_id"].isin(claims.load_findings()["claim_id"])]
+    return f[["claim_id", "table", "claimed", "budget", "status", "reason"]].rename(
+        columns={"table": "source", "claimed": "finding"}
+    )
+
+
+def differences(paper: str) -> pd.DataFrame:
+    """The paper / official code / this project register (``reprolib/differences``)."""
+    name = {"rednet": "rednet"}.get(paper, paper)
+    path = DIFFERENCES / f"{name}.yaml"
+    rows = yaml.safe_load(path.read_text()) if path.exists() else []
+    cols = ["topic", "paper", "official_code", "this_project", "option", "source"]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def architecture(paper: str) -> pd.DataFrame:
+    """The paper's size/depth cells checked against this project's models."""
+    path = _results("architecture", "summary.csv")
+    if not path.exists():
+        return pd.DataFrame()
+    a = pd.read_csv(path)
+    return a[a["paper"] == paper].reset_index(drop=True)
+
+
+def experiment_reports(paper: str) -> list[Path]:
+    """Executed experiment reports of this paper (``results/<paper>/*/report_*.ipynb``)."""
+    return sorted(_results(paper).glob("*/report_*.ipynb"))
