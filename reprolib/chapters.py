@@ -23,6 +23,11 @@ PAPERS = {
 DIFFERENCES = Path(__file__).with_name("differences")
 
 
+def slug(text: str) -> str:
+    """A glue/anchor-safe key: ``'direction only (reduced budget)'`` -> ``'direction-only'``."""
+    return "-".join(text.split("(")[0].split())
+
+
 def _results(*parts: str) -> Path:
     return claims.results_root().joinpath(*parts)
 
@@ -101,3 +106,54 @@ def architecture(paper: str) -> pd.DataFrame:
 def experiment_reports(paper: str) -> list[Path]:
     """Executed experiment reports of this paper (``results/<paper>/*/report_*.ipynb``)."""
     return sorted(_results(paper).glob("*/report_*.ipynb"))
+
+
+# --------------------------------------------------------------------------- the book's toc
+
+TOC_HEADER = """\
+# Table of contents (sphinx-external-toc, jb-book format), written by
+# `reprolib reports` (reprolib.chapters.write_toc) from what exists under results/:
+# each paper chapter lists its executed chapter notebook and experiment reports.
+# Paths are relative to the repository root, without suffix.
+format: jb-book
+root: book/index
+"""
+
+
+def write_toc(path: Path | None = None) -> str:
+    """Write ``_toc.yml``: fixed prose pages plus every executed notebook under results/."""
+    from reprolib.provenance import REPO_ROOT
+
+    root = claims.results_root()
+
+    def rel(p: Path) -> str:
+        return str(p.relative_to(REPO_ROOT).with_suffix(""))
+
+    def existing(*names: str) -> list[str]:
+        return [rel(root / n) for n in names if (root / n).exists()]
+
+    lines = [TOC_HEADER, "parts:", "  - caption: Common protocol", "    chapters:"]
+    lines += ["      - file: book/protocol", "        sections:"]
+    lines += [f"          - file: {f}" for f in existing("protocol/protocol.ipynb")]
+    lines += ["  - caption: The four papers", "    chapters:"]
+    for paper in ("rednet", "memnet", "nlrn", "memorynet"):
+        pages = existing(f"{paper}/chapter.ipynb")
+        pages += [rel(p) for p in experiment_reports(paper)]
+        lines.append(f"      - file: book/{paper}")
+        if pages:
+            lines.append("        sections:")
+            lines += [f"          - file: {f}" for f in pages]
+    lines += ["  - caption: Synthesis", "    chapters:", "      - file: book/comparison"]
+    comparison = existing("architecture/comparison.ipynb")
+    if comparison:
+        lines += ["        sections:"] + [f"          - file: {f}" for f in comparison]
+    lines += ["      - file: book/scoreboard"]
+    board = existing("scoreboard.ipynb")
+    if board:
+        lines += ["        sections:"] + [f"          - file: {f}" for f in board]
+    explorer = existing("explorer/explorer.ipynb")
+    lines += [f"      - file: {f}" for f in explorer]
+    lines += ["  - caption: Appendix", "    chapters:", "      - file: book/rerun"]
+    text = "\n".join(lines) + "\n"
+    (path or REPO_ROOT / "_toc.yml").write_text(text)
+    return text

@@ -6,6 +6,8 @@
     reprolib experiments                    the experiment registry (experiments.yaml)
     reprolib run ID|all --budget cpu        train + evaluate + report one entry or all
     reprolib reports                        re-execute comparison and scoreboard pages
+    reprolib train RECIPE --budget gpu      one training run (also under torchrun, for DDP):
+        torchrun --nproc_per_node 4 -m reprolib.cli train nlrn_denoise_sigma25 --budget gpu
 
 Run ``reprolib --help`` (or ``python -m reprolib.cli --help``) for the options.
 """
@@ -78,21 +80,39 @@ def _run(args: argparse.Namespace) -> int:
     for eid in ids:
         experiments.get(eid)  # fail fast on unknown ids, before any training
     for eid in ids:
-        print(experiments.run(eid, args.budget, force=args.force, device=args.device))
+        print(
+            experiments.run(
+                eid, args.budget, force=args.force, device=args.device, threads=args.threads
+            )
+        )
     return 0
 
 
-REPORTS = {
-    "notebooks/comparison.ipynb": "results/architecture/comparison.ipynb",
-    "notebooks/scoreboard.ipynb": "results/scoreboard.ipynb",
-}
-
-
 def _reports(args: argparse.Namespace) -> int:
-    from reprolib import runner
+    """Re-execute the pages that summarise results/ (cheap: they read CSVs, train nothing)."""
+    from reprolib import chapters, runner
 
-    for src, dst in REPORTS.items():
-        print(runner.execute(src, dst, {}))
+    print(runner.execute("notebooks/comparison.ipynb", "results/architecture/comparison.ipynb", {}))
+    print(runner.execute("notebooks/scoreboard.ipynb", "results/scoreboard.ipynb", {}))
+    for paper in chapters.PAPERS:
+        out = f"results/{paper}/chapter.ipynb"
+        print(runner.execute("notebooks/chapter.ipynb", out, {"paper": paper}))
+    chapters.write_toc()
+    print("wrote _toc.yml")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import json
+
+    from reprolib import train
+
+    overrides = json.loads(args.overrides) if args.overrides else None
+    summary = train.train(
+        args.recipe, args.budget, out_dir=args.out_dir, device=args.device,
+        overrides=overrides, max_minutes=args.max_minutes, threads=args.threads,
+    )  # fmt: skip
+    print(json.dumps({k: summary.get(k) for k in ("status", "iterations", "wall_s")}))
     return 0
 
 
@@ -125,10 +145,21 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--budget", default="cpu", help="smoke | cpu | gpu | paper (default cpu)")
     r.add_argument("--force", action="store_true", help="re-run even if results are current")
     r.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    r.add_argument("--threads", type=int, help="torch CPU threads per training process")
     r.set_defaults(func=_run)
 
     rep = sub.add_parser("reports", help="re-execute the comparison and scoreboard notebooks")
     rep.set_defaults(func=_reports)
+
+    t = sub.add_parser("train", help="train one recipe (torchrun-compatible for several GPUs)")
+    t.add_argument("recipe", help="e.g. memnet_sr, nlrn_denoise_sigma25 (reprolib.recipes)")
+    t.add_argument("--budget", default="cpu", help="smoke | cpu | gpu | paper (default cpu)")
+    t.add_argument("--out-dir", help="run folder (default results/train/<recipe>/<budget>)")
+    t.add_argument("--overrides", help="JSON recipe overrides, e.g. '{\"iterations\": 500}'")
+    t.add_argument("--device", help="cpu, cuda, ... (under torchrun: one GPU per rank)")
+    t.add_argument("--max-minutes", type=float, help="stop with a checkpoint after this long")
+    t.add_argument("--threads", type=int, help="torch CPU threads")
+    t.set_defaults(func=_train)
 
     args = p.parse_args(argv)
     return args.func(args)

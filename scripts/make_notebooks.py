@@ -155,12 +155,12 @@ write(
         code(
             "import pandas as pd\n"
             "from myst_nb import glue\n\n"
-            "from reprolib import scoreboard\n"
+            "from reprolib import chapters, scoreboard\n"
             "from reprolib.provenance import REPO_ROOT\n\n"
             "board = scoreboard.write(REPO_ROOT / out)\n"
             "counts = scoreboard.counts(board)\n"
             "for status in scoreboard.STATUSES:\n"
-            "    glue(f\"score-{status.split()[0]}\", int(counts.loc['all', status]), "
+            "    glue(f\"score-{chapters.slug(status)}\", int(counts.loc['all', status]), "
             "display=False)\n"
             'glue("score-total", len(board), display=False)\n'
             "counts"
@@ -222,6 +222,81 @@ write(
         hidden(
             "plotting.run_curves(experiments.learning_curves(exp, budget), summary, "
             "title=exp.title);"
+        ),
+    ],
+)
+
+write(
+    "chapter",
+    [
+        md("# Every table and finding"),
+        parameters('paper = "memnet"  # memnet | rednet | nlrn | memorynet'),
+        code(
+            "import pandas as pd\n"
+            "from IPython.display import Markdown, display\n"
+            "from myst_nb import glue\n\n"
+            "from reprolib import chapters, plotting\n\n"
+            'pd.set_option("display.max_rows", 300)\n'
+            "board = chapters.scoreboard(paper)\n"
+            'counts = board["status"].value_counts()\n'
+            "for status, n in counts.items():\n"
+            '    glue(f"{paper}-{chapters.slug(status)}", int(n), display=False)\n'
+            'display(Markdown(f"**{chapters.PAPERS[paper]}**"))\n'
+            "display(Markdown(\n"
+            '    f"{len(board)} claims (table cells and stated findings): "\n'
+            '    + ", ".join(f"**{n}** {s}" for s, n in counts.items())\n'
+            '    + ". Statuses and reasons come from `results/scoreboard.csv`."\n'
+            "))"
+        ),
+        md(
+            "## Architecture check\n\nParameter counts (conv weights, as the papers count them) "
+            "and depths of the models this project builds, against the paper's numbers."
+        ),
+        hidden(
+            "arch = chapters.architecture(paper)\n"
+            "plotting.style_comparison(arch) if len(arch) else "
+            'Markdown("This paper prints no parameter or depth table.")'
+        ),
+        md("## Tables"),
+        hidden(
+            "for table in chapters.tables(paper):\n"
+            "    display(Markdown(f\"### {table.replace('table', 'Table ')}\"))\n"
+            "    display(chapters.table_status(board, table))\n"
+            "    measured = chapters.table_measured(board, table)\n"
+            "    if len(measured):\n"
+            '        display(Markdown("Measured cells:"))\n'
+            "        display(plotting.style_comparison(measured))\n"
+            '    display(Markdown("The table as printed in the paper (transcribed claims):"))\n'
+            "    display(chapters.table_as_printed(paper, table))"
+        ),
+        md("## Findings stated in figures and text"),
+        hidden("chapters.findings(paper).reset_index(drop=True)"),
+        md(
+            "## Differences register\n\nWhere the paper, the authors' released code "
+            "(`shared/reference/official_code_notes.md`) and this project differ; `option` "
+            "selects the code's behaviour."
+        ),
+        hidden("chapters.differences(paper)"),
+    ],
+)
+
+write(
+    "explorer",
+    [
+        md(
+            "# Restoration explorer\n\n"
+            "Pick a case: the degraded input, the restoration, the ground truth, the signed "
+            "difference (red: too bright, blue: too dark), the same detail enlarged x4, and "
+            "PSNR/SSIM of the crop under the task's protocol. The cases below are "
+            "precomputed and embedded, so the page works in the static book without a kernel. "
+            "In Jupyter, set `live = True` (or call `explorer.live_explorer()`) to choose any "
+            "set, image, degradation and method."
+        ),
+        parameters("live = False  # True: the kernel-backed explorer instead of the curated one"),
+        code(
+            "from reprolib import explorer\n\n"
+            "explorer.live_explorer() if live else explorer.static_explorer("
+            "explorer.curated_cases())"
         ),
     ],
 )

@@ -1,0 +1,283 @@
+"""The experiment registry: one entry per table or figure of the four papers (``experiments.yaml``).
+
+An entry names its training runs (a recipe plus overrides each, executed through
+``notebooks/train.ipynb``), how they are evaluated, which paper table its numbers are compared
+with, and which of the papers' stated findings it checks (as data: an expected ordering, a trend,
+a peak). :func:`run` executes an entry at a budget through Papermill and skips runs whose results
+are current; :func:`report` joins the runs' metrics with the claims and writes, under
+``results/<paper>/<experiment>/``:
+
+* ``summary.csv`` - the shared comparison shape plus ``budget, iterations, wall_s, hardware``;
+* ``findings.csv`` - one verdict per checked finding (``claim_id, holds, budget, evidence``);
+* ``<budget>/<run>/`` - each run's executed notebook, training log, metrics and checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from reprolib import claims
+from reprolib.provenance import REPO_ROOT
+
+REGISTRY = REPO_ROOT / "experiments.yaml"
+BUDGETS = ("smoke", "cpu", "gpu", "paper")
+TRAIN_NOTEBOOK = "notebooks/train.ipynb"
+SMOKE_EVAL_LIMIT = 2  # smoke runs score the first 2 images of each test set (CI)
+REPORT_NOTEBOOK = "notebooks/experiment_report.ipynb"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of an experiment: ``recipe`` with ``overrides`` (model kwargs etc.).
+
+    ``method`` is the label of the paper's table this run is compared with (defaults to the
+    run's name; several runs share one label when the paper trains one model per level, e.g.
+    NLRN at each sigma). ``sigma`` picks the level of per-level recipes; ``eval`` overrides the
+    experiment's evaluation for this run.
+    """
+
+    name: str
+    recipe: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    method: str = ""
+    sigma: int | None = None
+    eval: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.method or self.name
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    title: str
+    paper: str
+    runs: tuple[Run, ...]
+    eval: dict[str, Any]
+    tables: tuple[str, ...] = ()
+    checks: tuple[dict[str, Any], ...] = ()
+    x: dict[str, float] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def folder(self) -> Path:
+        """``results/<paper>/<experiment>`` under the results root (``REPROLIB_RESULTS``)."""
+        return claims.results_root() / self.id
+
+    def run_dir(self, run: Run, budget: str) -> Path:
+        return self.folder / budget / run.name
+
+    def spec_hash(self, run: Run, budget: str) -> str:
+        """What makes a run's results current: its recipe, overrides, evaluation and budget."""
+        spec = {
+            "recipe": run.recipe, "sigma": run.sigma, "overrides": run.overrides,
+            "eval": self.eval_for(run), "b": budget,
+        }  # fmt: skip
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+    def eval_for(self, run: Run) -> dict[str, Any]:
+        """The evaluation grid of one run: the experiment's, updated by the run's own."""
+        return {**self.eval, **run.eval}
+
+    def overrides_for(self, run: Run) -> dict[str, Any]:
+        """The run's recipe overrides, with the evaluation grid as the recipe's test grid."""
+        grid = self.eval_for(run)
+        out = dict(run.overrides)
+        if "sets" in grid:
+            out["test_sets"] = list(grid["sets"])
+        if "settings" in grid:
+            out["test_settings"] = list(grid["settings"])
+        return out
+
+
+def load(path: Path = REGISTRY) -> dict[str, Experiment]:
+    """Every experiment of the registry, by id (``<paper>/<table-or-figure>``)."""
+    raw = yaml.safe_load(path.read_text())
+    out = {}
+    for eid, e in raw.items():
+        runs = tuple(Run(name, **spec) for name, spec in e["runs"].items())
+        out[eid] = Experiment(
+            id=eid, title=e["title"], paper=e["paper"], runs=runs, eval=e.get("eval", {}),
+            tables=tuple(e.get("tables", ())), checks=tuple(e.get("checks", ())),
+            x=e.get("x", {}), note=e.get("note", ""),
+        )  # fmt: skip
+    return out
+
+
+def get(eid: str) -> Experiment:
+    registry = load()
+    if eid not in registry:
+        raise KeyError(f"unknown experiment {eid!r}; known: {', '.join(sorted(registry))}")
+    return registry[eid]
+
+
+def check_budget(budget: str) -> str:
+    if budget not in BUDGETS:
+        raise ValueError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
+    return budget
+
+
+def is_current(exp: Experiment, run: Run, budget: str) -> bool:
+    """A run is current when its metrics exist and were produced from the same spec."""
+    d = exp.run_dir(run, budget)
+    stamp = d / "spec.json"
+    return (
+        (d / "metrics.csv").exists()
+        and stamp.exists()
+        and (json.loads(stamp.read_text()).get("hash") == exp.spec_hash(run, budget))
+    )
+
+
+def run(
+    eid: str,
+    budget: str,
+    *,
+    force: bool = False,
+    device: str | None = None,
+    threads: int | None = None,
+) -> Path:
+    """Train and evaluate every run of an experiment at ``budget``, then write its report."""
+    from reprolib import runner
+
+    exp, budget = get(eid), check_budget(budget)
+    for r in exp.runs:
+        d = exp.run_dir(r, budget)
+        if is_current(exp, r, budget) and not force:
+            print(f"[{eid}] {r.name}: current, skipped ({d})")
+            continue
+        print(f"[{eid}] {r.name}: training at budget {budget!r} ...", flush=True)
+        params = {
+            "recipe": r.recipe if r.sigma is None else f"{r.recipe}_sigma{r.sigma}",
+            "budget": budget, "overrides": exp.overrides_for(r), "out_dir": str(d),
+            "eval_limit": SMOKE_EVAL_LIMIT if budget == "smoke" else None, "device": device,
+            "threads": threads,
+        }  # fmt: skip
+        runner.execute(TRAIN_NOTEBOOK, d / "train.ipynb", params)
+        (d / "spec.json").write_text(json.dumps({"hash": exp.spec_hash(r, budget), **params}))
+    out = exp.folder / f"report_{budget}.ipynb"
+    runner.execute(REPORT_NOTEBOOK, out, {"experiment": eid, "budget": budget})
+    return out
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def run_metrics(exp: Experiment, budget: str) -> pd.DataFrame:
+    """Every run's evaluation, one row per (run, dataset, setting), with its training budget."""
+    frames = []
+    for r in exp.runs:
+        d = exp.run_dir(r, budget)
+        if not (d / "metrics.csv").exists():
+            continue
+        m = pd.read_csv(d / "metrics.csv")
+        info = json.loads((d / "train_summary.json").read_text())
+        m["method"] = r.label
+        m["run"] = r.name
+        m["budget"] = budget
+        m["iterations"] = info.get("iterations")
+        m["patches_seen"] = info.get("patches_seen")
+        m["wall_s"] = info.get("wall_s")
+        m["hardware"] = info.get("hardware")
+        frames.append(m)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def summary(exp: Experiment, budget: str) -> pd.DataFrame:
+    """Measured vs claimed in the shared shape, plus the budget columns."""
+    m = run_metrics(exp, budget)
+    if m.empty:
+        return m
+    long = m.melt(
+        id_vars=["dataset", "setting", "method", "run", "n_images", "budget", "iterations",
+                 "wall_s", "hardware"],
+        value_vars=["psnr", "ssim"], var_name="metric", value_name="measured",
+    )  # fmt: skip
+    rows = []
+    for table in exp.tables or ("-",):
+        part = long.copy()
+        part["paper"], part["table"] = exp.paper, table
+        rows.append(part)
+    long = pd.concat(rows, ignore_index=True)
+    out = claims.compare(long).merge(
+        long[["paper", "table", "dataset", "setting", "method", "metric", "run", "budget",
+              "iterations", "wall_s", "hardware"]],
+        on=["paper", "table", "dataset", "setting", "method", "metric"], how="left",
+    )  # fmt: skip
+    return out
+
+
+def check_findings(exp: Experiment, budget: str, measured: pd.DataFrame) -> pd.DataFrame:
+    """Verdict per finding listed under the entry's ``checks``.
+
+    Check kinds (all on the mean over the entry's evaluation cells unless ``per_cell``):
+    ``order`` - the listed runs rank in this order (best first) by ``metric``;
+    ``increasing`` - the metric does not fall along the listed runs (within ``slack`` dB);
+    ``peak`` - the listed run is the best of all runs;
+    ``interior_peak`` - along the listed runs (a sweep) the best is neither end.
+    """
+    rows = []
+    if measured.empty:
+        return pd.DataFrame(columns=["claim_id", "holds", "budget", "evidence"])
+    for c in exp.checks:
+        metric = c.get("metric", "psnr")
+        m = measured[measured["metric"] == metric]
+        mean = m.groupby("run" if "run" in m else "method")["measured"].mean()
+        if c["kind"] == "order":
+            vals = [mean.get(r) for r in c["runs"]]
+            holds = all(a is not None and b is not None and a > b for a, b in zip(vals, vals[1:]))
+        elif c["kind"] == "increasing":
+            vals = [mean.get(r) for r in c["runs"]]
+            slack = c.get("slack", 0.0)
+            holds = all(b >= a - slack for a, b in zip(vals, vals[1:]))
+        elif c["kind"] == "peak":
+            holds = mean.idxmax() == c["run"]
+        elif c["kind"] == "interior_peak":
+            vals = [mean.get(r) for r in c["runs"]]
+            best = max(range(len(vals)), key=lambda i: -1e9 if vals[i] is None else vals[i])
+            holds = 0 < best < len(vals) - 1
+        else:
+            raise ValueError(f"unknown check kind {c['kind']!r} in {exp.id}")
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in mean.items())
+        rows.append(
+            {"claim_id": c["finding"], "holds": bool(holds), "budget": budget,
+             "evidence": f"mean {metric}: {shown}"}
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def report(eid: str, budget: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write ``summary.csv`` and ``findings.csv`` of an experiment (merged across budgets)."""
+    exp = get(eid)
+    summ = summary(exp, budget)
+    found = check_findings(exp, budget, summ)
+    exp.folder.mkdir(parents=True, exist_ok=True)
+    for name, df, key in (
+        ("summary.csv", summ, ["paper", "table", "dataset", "setting", "method", "metric",
+                               "budget"]),
+        ("findings.csv", found, ["claim_id", "budget"]),
+    ):  # fmt: skip
+        path = exp.folder / name
+        if path.exists() and not df.empty:
+            old = pd.read_csv(path)
+            keep = ~old.set_index(key).index.isin(df.set_index(key).index)
+            df = pd.concat([old[keep], df], ignore_index=True)
+        df.to_csv(path, index=False, float_format="%.6f")
+    return summ, found
+
+
+def learning_curves(exp: Experiment, budget: str) -> dict[str, pd.DataFrame]:
+    """Training logs of every run that has one."""
+    logs = {}
+    for r in exp.runs:
+        path = exp.run_dir(r, budget) / "log.csv"
+        if path.exists():
+            logs[r.name] = pd.read_csv(path)
+    return logs

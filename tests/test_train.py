@@ -1,0 +1,263 @@
+"""Training loop, recipes and patch sampler: fast checks with the smoke budget and tiny models.
+
+Everything runs with one torch thread: on a shared 2-core machine two competing OpenMP threads
+slow these tiny models down by orders of magnitude.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from reprolib import degrade, recipes
+from reprolib.imresize import imresize
+from reprolib.patches import PatchSampler, apply_view
+from reprolib.recipes import RecipeError, get_recipe
+from reprolib.train import CHECKPOINT, LOG, RecipeMismatchError, RunError, evaluate_checkpoint
+from reprolib.train import train as run_train
+
+# A tiny DnCNN (no BN) on sigma 25: a few hundred ms per run.
+TINY = dict(
+    budget="smoke",
+    model_kwargs=dict(depth=4, features=8, batch_norm=False),
+    patch=24,
+    batch=4,
+    train_limit=6,
+    val_limit=1,
+)
+
+
+def tiny(**kw) -> recipes.Recipe:
+    return get_recipe("dncnn_denoise", sigma=25, **{**TINY, **kw})
+
+
+def train(recipe, out, **kw):
+    return run_train(recipe, None, out_dir=out, progress=False, threads=1, **kw)
+
+
+def final_state(run_dir: Path) -> dict[str, torch.Tensor]:
+    return torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False)["model"]
+
+
+def synthetic_images(n: int = 3, size: int = 48) -> list[tuple[str, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    return [(f"img{i}", rng.integers(0, 256, (size, size + 8), dtype=np.uint8)) for i in range(n)]
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) exact resume
+# ---------------------------------------------------------------------------------------------
+def test_resume_is_bit_identical(tmp_path, data_root):
+    r = tiny(iterations=10, ckpt_every=3, log_every=2, val_every=10)
+    ref = train(r, tmp_path / "ref")
+    assert ref["status"] == "finished" and ref["iterations"] == 10
+
+    out = tmp_path / "cut"
+    first = train(r, out, stop_after=5)  # stops between checkpoints: partial log window
+    assert first["status"] == "paused" and first["iterations"] == 5
+
+    class Crash(RuntimeError):
+        pass
+
+    def crash(it, loss, model):
+        if it == 8:
+            raise Crash  # a kill after the checkpoint at 6: iterations 7-8 are lost
+
+    with pytest.raises(Crash):
+        train(r, out, callback=crash)
+    done = train(r, out)
+    assert done["status"] == "finished"
+
+    a, b = final_state(tmp_path / "ref"), final_state(out)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    log_a, log_b = pd.read_csv(tmp_path / "ref" / LOG), pd.read_csv(out / LOG)
+    assert log_a["iteration"].tolist() == log_b["iteration"].tolist() == [2, 4, 6, 8, 10]
+    assert log_a["loss"].tolist() == log_b["loss"].tolist()
+    assert log_a["val_psnr"].iloc[-1] == log_b["val_psnr"].iloc[-1]
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["patches_seen"] == 10 * r.batch and summary["budget"] == "smoke"
+    assert summary["hardware"].startswith("cpu") and summary["wall_s"] > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) two-process DDP on CPU (gloo)
+# ---------------------------------------------------------------------------------------------
+def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(
+        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+    )  # fmt: skip
+    r = tiny(iterations=4, ckpt_every=2, log_every=2, val_every=4)
+
+    def keep(it, loss, model):
+        if it == r.iterations:
+            torch.save(model.state_dict(), Path(out) / f"rank{rank}.pt")
+
+    summary = run_train(r, None, out_dir=Path(out) / "run", progress=False, threads=1,
+                        device="cpu", callback=keep)  # fmt: skip
+    assert summary["world_size"] == world and summary["patches_seen"] == 4 * r.batch * world
+
+
+def test_ddp_two_processes_cpu(tmp_path, data_root):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torch.multiprocessing.start_processes(
+        _ddp_worker, args=(2, port, str(tmp_path)), nprocs=2, start_method="spawn"
+    )
+    w0, w1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    assert (tmp_path / "run" / "train_summary.json").is_file()
+    ckpt = torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)
+    assert ckpt["world_size"] == 2 and len(ckpt["ranks"]) == 2
+    s0, s1 = (st["sampler"]["rng"] for st in ckpt["ranks"])
+    assert s0 != s1  # each rank draws its own patch stream
+
+
+# ---------------------------------------------------------------------------------------------
+# (c) lookup and parameter errors
+# ---------------------------------------------------------------------------------------------
+def test_recipe_and_budget_errors():
+    with pytest.raises(RecipeError, match="known recipes: .*memnet_denoise"):
+        get_recipe("memnet_deblur")
+    with pytest.raises(RecipeError, match="budgets: smoke, cpu, gpu, paper"):
+        get_recipe("memnet_denoise", budget="laptop")
+    with pytest.raises(RecipeError, match="pass sigma="):
+        get_recipe("nlrn_denoise")
+    with pytest.raises(RecipeError, match="override levels"):
+        get_recipe("memnet_denoise", sigma=50)
+    with pytest.raises(RecipeError, match="sigma must be"):
+        get_recipe("red_denoise", sigma=-5)
+    with pytest.raises(RecipeError, match="batch must be a positive integer"):
+        get_recipe("memnet_denoise", batch=0)
+    with pytest.raises(RecipeError, match="optimizer='adamw' is not one of"):
+        get_recipe("memnet_denoise", optimizer="adamw")
+    with pytest.raises(RecipeError, match="already scaled"):
+        recipes.apply_budget(get_recipe("memnet_sr", budget="cpu"), "smoke")
+    with pytest.raises(RecipeError, match="rejected the keywords"):
+        train(tiny(no_such_layer=3), "/nonexistent/never-created")
+    with pytest.raises(ValueError, match="max_minutes"):
+        train(tiny(), "/nonexistent/never-created", max_minutes=-1)
+    assert not Path("/nonexistent/never-created").exists()
+    # lookups that work, and the shape-keeping iteration override
+    assert get_recipe("nlrn_denoise_sigma25") == get_recipe("nlrn_denoise", sigma=25)
+    r = get_recipe("nlrn_denoise", sigma=25, iterations=40_000)
+    assert r.milestones == (7_500, 15_000, 22_500, 30_000, 37_500)
+    cpu = get_recipe("memnet_denoise", budget="cpu")
+    assert cpu.budget == "cpu" and cpu.milestones == (1_000, 2_000) and cpu.lr == 0.1
+    assert recipes.lr_at(cpu, 0) == 0.1 and recipes.lr_at(cpu, 2_500) == pytest.approx(1e-3)
+    m = get_recipe("memorynet_shadow")
+    assert recipes.lr_at(m, 0) == pytest.approx(2e-4 / 252)
+    assert recipes.lr_at(m, m.iterations - 1) == pytest.approx(1e-6, rel=1e-2)
+    for name in recipes.available():
+        kw = {"sigma": 50} if name.split("_")[0] in ("red", "nlrn", "dncnn") and (
+            "denoise" in name
+        ) else {}  # fmt: skip
+        for budget in recipes.BUDGETS:
+            assert get_recipe(name, budget=budget, **kw).budget == budget
+
+
+# ---------------------------------------------------------------------------------------------
+# (d) the patch sampler
+# ---------------------------------------------------------------------------------------------
+def test_sampler_determinism_and_noise():
+    imgs = synthetic_images()
+    kw = dict(task="denoise", levels=(10, 50), patch=16, batch=64, channel="gray", seed=3)
+    a, b = PatchSampler(imgs, **kw), PatchSampler(imgs, **kw)
+    xa, ya, meta = a.sample_numpy()
+    xb, yb, _ = b.sample_numpy()
+    assert xa.shape == ya.shape == (64, 1, 16, 16) and xa.dtype == np.float32
+    assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
+    assert 0.0 <= ya.min() and ya.max() <= 1.0
+    state = a.state_dict()
+    nxt = a.sample_numpy()[0]
+    b.load_state_dict(state)
+    assert np.array_equal(b.sample_numpy()[0], nxt)
+    other = PatchSampler(imgs, **{**kw, "seed": 3}, rank=1).sample_numpy()[0]
+    assert not np.array_equal(other, xa)
+    noise = (xa - ya)[:, 0] * 255.0
+    for level in (10, 50):
+        sel = meta["levels"] == level
+        assert sel.any()
+        assert noise[sel].std() == pytest.approx(level, rel=0.1)
+    for k in range(4):  # targets are exact crops of the (dihedrally viewed) image
+        img = dict(imgs)[meta["keys"][k]]
+        t, left = meta["top"][k], meta["left"][k]
+        crop = apply_view(img[t : t + 16, left : left + 16], int(meta["view"][k]))
+        assert np.allclose(ya[k, 0] * 255.0, crop, atol=1e-4)
+
+
+def test_sampler_sr_and_jpeg_inputs():
+    imgs = synthetic_images(2, 60)
+    sr = PatchSampler(imgs, task="sr", levels=(2, 3, 4), patch=20, batch=12, channel="y", seed=1)
+    x, y, meta = sr.sample_numpy()
+    for k in range(12):
+        s = int(meta["levels"][k])
+        hr = dict(imgs)[meta["keys"][k]]
+        hr = hr[: hr.shape[0] - hr.shape[0] % s, : hr.shape[1] - hr.shape[1] % s]
+        up = imresize(imresize(hr.astype(np.float64) / 255.0, 1.0 / s), float(s))
+        t, left, v = meta["top"][k], meta["left"][k], int(meta["view"][k])
+        win = (slice(t, t + 20), slice(left, left + 20))
+        assert np.allclose(x[k, 0], apply_view(up[win], v), atol=1e-6)
+        assert np.allclose(y[k, 0] * 255.0, apply_view(hr[win], v), atol=1e-4)
+    jp = PatchSampler(imgs, task="jpeg", levels=(10,), patch=16, batch=4, channel="y", seed=1)
+    x, y, meta = jp.sample_numpy()
+    coded = degrade.jpeg(dict(imgs)[meta["keys"][0]], 10)
+    t, left, v = meta["top"][0], meta["left"][0], int(meta["view"][0])
+    assert np.allclose(x[0, 0] * 255.0, apply_view(coded[t : t + 16, left : left + 16], v),
+                       atol=1e-4)  # fmt: skip
+    rgb = [(k, np.stack([im] * 3, -1)) for k, im in imgs]
+    sh = PatchSampler(rgb, task="shadow", levels=(), patch=16, batch=3, channel="rgb", seed=0)
+    x, y = sh.sample()
+    assert x.shape == (3, 3, 16, 16) and float(x.max()) <= 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# (e) training learns
+# ---------------------------------------------------------------------------------------------
+def test_training_reduces_loss(tmp_path, data_root):
+    r = tiny(
+        iterations=30, batch=16, patch=32, log_every=10, val_every=30, ckpt_every=30,
+        val_limit=2, train_limit=20, schedule="constant", milestones=(),
+        model_kwargs=dict(depth=5, features=16, batch_norm=False),
+    )  # fmt: skip
+    s = train(r, tmp_path / "run")
+    log = pd.read_csv(tmp_path / "run" / LOG)
+    assert log["loss"].iloc[-1] < log["loss"].iloc[0]
+    noisy = evaluate_checkpoint(
+        torch.nn.Identity(), ["Set12"], ["sigma25"], "dncnn_denoise", limit=2, progress=False,
+        device="cpu",
+    )  # fmt: skip
+    assert s["final_val_psnr"] > noisy["psnr"].mean() + 1.0
+    scored = evaluate_checkpoint(tmp_path / "run", ["Set12"], limit=2, progress=False)
+    assert scored["psnr"].mean() == pytest.approx(s["final_val_psnr"], abs=0.01)
+
+
+# ---------------------------------------------------------------------------------------------
+# (f) refusing to resume or overwrite across recipes
+# ---------------------------------------------------------------------------------------------
+def test_refuses_other_recipe_and_keeps_results(tmp_path, data_root):
+    r = tiny(iterations=4, ckpt_every=2, log_every=2, val_every=4)
+    out = tmp_path / "run"
+    train(r, out, stop_after=2)
+    with pytest.raises(RecipeMismatchError, match="lr: 0.001 -> 0.002"):
+        train(tiny(iterations=4, ckpt_every=2, log_every=2, val_every=4, lr=2e-3), out)
+    with pytest.raises(RunError, match="resume=True"):
+        train(r, out, resume=False)
+    done = train(r, out)
+    stamp = (out / "model.pt").stat().st_mtime_ns
+    again = train(r, out)  # finished: returned, not retrained
+    assert again["finished_utc"] == done["finished_utc"]
+    assert (out / "model.pt").stat().st_mtime_ns == stamp
+    with pytest.raises(RecipeMismatchError, match="finished run of a different recipe"):
+        train(tiny(iterations=6, ckpt_every=2, log_every=2, val_every=6), out)
+    redo = train(tiny(iterations=6, ckpt_every=2, log_every=2, val_every=6), out, overwrite=True)
+    assert redo["iterations"] == 6
