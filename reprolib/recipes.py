@@ -427,13 +427,12 @@ def get_recipe(
 # Budgets
 # ---------------------------------------------------------------------------------------------
 #: Per budget and family: the fields that change. ``model_kwargs`` are merged into the recipe's.
-#: ``cpu`` calibration (torch 2.13, AMD EPYC, measured as process CPU time per training step
-#: with one thread, which load from other jobs barely disturbs; two threads on an idle 2-core
-#: machine take about half of it): MemNet M4R6/32ch batch 16 436 ms, RED20/32ch batch 16
-#: 281 ms, NLRN C32/T4/q21 batch 16 193 ms, DnCNN-17/32ch batch 32 368 ms, MemoryNet
-#: 16/8/8/2-CAB 64px batch 4 530 ms -> 12, 16, 14, 14 and 12 minutes of training per run, plus
-#: 1-3 minutes of validation. On a busy machine pass ``threads=1`` to train (oversubscribed
-#: OpenMP threads run many times slower).
+#: ``cpu`` calibration (scripts/bench_train.py --threads 1, torch 2.13, AMD EPYC; process CPU
+#: time per full training step, which load from other jobs barely disturbs): MemNet M4R6/32ch
+#: batch 16 0.40 s, RED20/32ch batch 16 0.26 s, NLRN C32/T4/q21 batch 16 0.15 s, DnCNN-17/32ch
+#: batch 32 0.33 s, MemoryNet 16/8/8/2-CAB 64px batch 4 0.52 s -> 20, 26, 20, 22 and 22 minutes
+#: per run on one idle core, about 11-15 on two, plus 1-3 minutes of validation. On a busy
+#: machine pass ``threads=1`` to train (oversubscribed OpenMP threads run many times slower).
 _BUDGET_SPECS: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "memnet": dict(

@@ -60,7 +60,7 @@ nb.cells = [
         '    "iterations_total", "patches_seen", "wall_s", "final_loss", "final_val_psnr",\n'
         '    "val", "hardware", "precision", "threads", "model_dtype", "commit",\n'
         "]\n"
-        "pd.Series({k: summary.get(k) for k in keys}, name=str(out.relative_to(REPO_ROOT)))"
+        "pd.Series({k: summary.get(k) for k in keys}, name=str(out))"
     ),
     md(
         "## Learning curve\n\n"

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from reprolib.models.registry import register
+from reprolib.models.registry import init_weights, register
 
 __all__ = [
     "PUBLISHED_DNCNN",
@@ -107,17 +107,7 @@ class DnCNN(nn.Module):
         self._init_weights(init)
 
     def _init_weights(self, init: str) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                if init == "kaiming":
-                    nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-                else:
-                    nn.init.orthogonal_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_weights(self, init)
 
     def convs(self) -> list[nn.Conv2d]:
         """The convolution layers in order (``len == depth``)."""

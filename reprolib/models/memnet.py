@@ -41,7 +41,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from reprolib.models.registry import register
+from reprolib.models.registry import init_weights, register
 
 __all__ = [
     "OFFICIAL_CODE_OPTIONS",
@@ -267,10 +267,7 @@ class MemNet(nn.Module):
 
     def reset_parameters(self) -> None:
         """He (MSRA) init [11] for every conv, zero biases (Sec. 5.1)."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+        init_weights(self, "kaiming")
 
     @property
     def depth(self) -> int:

@@ -59,5 +59,28 @@ def model_depth(model: nn.Module) -> int:
     return int(depth)
 
 
+def init_weights(model: nn.Module, scheme: str = "kaiming") -> None:
+    """Initialise every conv as a paper states; biases zero, batch norm to identity.
+
+    ``"kaiming"``: He et al.'s normal fan-in init (MemNet Sec. 5.1 [11], VDSR, DnCNN);
+    ``"xavier"``: Glorot uniform (NLRN Sec. 5); ``"orthogonal"``: the DnCNN authors' PyTorch code.
+    """
+    init = {
+        "kaiming": lambda w: nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="relu"),
+        "xavier": nn.init.xavier_uniform_,
+        "orthogonal": nn.init.orthogonal_,
+    }
+    if scheme not in init:
+        raise ValueError(f"unknown init {scheme!r}; choose one of {', '.join(init)}")
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            init[scheme](m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 def device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device

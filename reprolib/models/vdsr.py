@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from reprolib.models.registry import register
+from reprolib.models.registry import init_weights, register
 
 __all__ = ["VDSR"]
 
@@ -35,10 +35,7 @@ class VDSR(nn.Module):
         layers.append(nn.Conv2d(channels, in_channels, 3, padding=1))
         self.body = nn.Sequential(*layers)
         self.num_layers = num_layers
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+        init_weights(self, "kaiming")
 
     @property
     def depth(self) -> int:
