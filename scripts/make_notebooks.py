@@ -280,23 +280,4 @@ write(
     ],
 )
 
-write(
-    "explorer",
-    [
-        md(
-            "# Restoration explorer\n\n"
-            "Pick a case: the degraded input, the restoration, the ground truth, the signed "
-            "difference (red: too bright, blue: too dark), the same detail enlarged x4, and "
-            "PSNR/SSIM of the crop under the task's protocol. The cases below are "
-            "precomputed and embedded, so the page works in the static book without a kernel. "
-            "In Jupyter, set `live = True` (or call `explorer.live_explorer()`) to choose any "
-            "set, image, degradation and method."
-        ),
-        parameters("live = False  # True: the kernel-backed explorer instead of the curated one"),
-        code(
-            "from reprolib import explorer\n\n"
-            "explorer.live_explorer() if live else explorer.static_explorer("
-            "explorer.curated_cases())"
-        ),
-    ],
-)
+# The explorer notebook has its own generator: scripts/make_explorer_notebook.py.

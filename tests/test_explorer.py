@@ -1,43 +1,125 @@
-"""The explorer: consistent scores, a kernel-free Stack linked to its selector, clear errors."""
+"""The explorer: scores consistent with its pictures, kernel-free widgets, a method registry and
+clear errors. Cases are small crops so the file runs in seconds on CPU."""
 
 from __future__ import annotations
 
 import ipywidgets as widgets
+import numpy as np
 import pytest
-from ipywidgets.widgets import widget_link
+import scipy.ndimage as ndi
 
-from reprolib import explorer
-
-
-def test_compute_case_scores_degraded_and_restored(data_root):
-    case = explorer.compute_case("Set12", "01", "sigma25", "Noisy")
-    assert case.ground_truth.shape == case.restored.shape == (explorer.CROP, explorer.CROP)
-    assert 19.5 < case.psnr_degraded < 21.5  # sigma 25: ~20.2 dB, more once clipped to uint8
-    assert case.psnr_restored == case.psnr_degraded  # "Noisy" restores nothing
-    jpeg = explorer.compute_case("Classic5", "barbara", "q10", "JPEG")
-    assert jpeg.protocol == "memnet_jpeg" and jpeg.psnr_restored < 40
+from reprolib import data, explorer
 
 
-def test_static_explorer_links_selector_and_stack(data_root):
-    cases = [explorer.compute_case("Set12", "01", "sigma25", m) for m in ("Noisy", "BM3D")]
-    ui = explorer.static_explorer(cases)
-    pick, stack = ui.children
-    assert isinstance(stack, widgets.Stack) and len(stack.children) == 2
-    assert [label for label, _ in pick.options] == [c.label for c in cases]
-    links = [w for w in widgets.Widget.widgets.values() if isinstance(w, widget_link.Link)]
-    assert any(
-        link.source == (pick, "index") and link.target == (stack, "selected_index")
-        for link in links
-    )
-    assert cases[1].psnr_restored > cases[0].psnr_restored + 5  # BM3D denoises
+@pytest.fixture(scope="module")
+def noisy(data_root):
+    return explorer.compute_case("Set12", "09", "sigma25", "Noisy", crop=96)
 
 
-def test_bad_inputs_raise(data_root):
-    with pytest.raises(KeyError, match="no image"):
-        explorer.compute_case("Set12", "99", "sigma25", "Noisy")
-    with pytest.raises(KeyError, match="unknown baseline"):
-        explorer.compute_case("Set12", "01", "sigma25", "SRCNN")
-    with pytest.raises(ValueError, match="bad setting"):
-        explorer.compute_case("Set12", "01", "blur", "Noisy")
-    with pytest.raises(ValueError):
+def test_noisy_case_scores_match_its_pictures(noisy):
+    c = noisy
+    assert c.key == "Set12/09" and c.protocol == "dncnn_denoise" and c.crop == (208, 208, 96, 96)
+    assert c.degraded.dtype == c.restored.dtype == c.ground_truth.dtype == np.uint8
+    assert c.degraded.shape == c.restored.shape == c.ground_truth.shape == c.diff.shape
+    assert 19.5 < c.psnr_degraded < 21.5  # sigma 25 on the 0-255 scale: about 20.2 dB
+    assert c.psnr_restored == c.psnr_degraded  # "Noisy" restores nothing
+    # dncnn_denoise rounds the output, so the difference map is exactly what was scored.
+    np.testing.assert_array_equal(c.diff, c.restored.astype(np.float32) - c.ground_truth)
+    psnr_from_diff = 10 * np.log10(255.0**2 / np.mean(c.diff.astype(np.float64) ** 2))
+    assert psnr_from_diff == pytest.approx(c.psnr_restored, abs=1e-6)
+
+
+def test_dncnn_restores_better_than_its_input(noisy):
+    c = explorer.compute_case("Set12", "Barbara", "sigma25", "DnCNN", crop=96)  # alias of 09
+    np.testing.assert_array_equal(c.degraded, noisy.degraded)  # same seeded noise
+    assert c.psnr_restored > c.psnr_degraded + 5 and c.ssim_restored > c.ssim_degraded
+
+
+def test_sr_and_jpeg_cases_use_their_protocols(data_root):
+    sr = explorer.compute_case("Set5", "butterfly", "x3", "Bicubic", crop=(10, 20, 64))
+    assert sr.protocol == "memnet_sr" and sr.crop == (10, 20, 63, 63)  # a multiple of 3
+    assert sr.psnr_restored == sr.psnr_degraded and 18 < sr.psnr_degraded < 35
+    jpeg = explorer.compute_case("Classic5", "barbara", "q10", "JPEG", crop=64)
+    assert jpeg.protocol == "memnet_jpeg" and 20 < jpeg.psnr_degraded < 35
+    assert explorer.cases_table([sr, jpeg])["method"].tolist() == ["Bicubic", "JPEG"]
+
+
+@pytest.mark.parametrize(
+    "args,kwargs,error,match",
+    [
+        (("NoSuchSet", "01", "sigma25", "Noisy"), {}, data.DatasetError, "unknown set"),
+        (("Set12", "99", "sigma25", "Noisy"), {}, KeyError, "no image '99'"),
+        (("Set12", "01", "sigma25", "SRCNN"), {}, KeyError, "unknown method 'SRCNN'"),
+        (("Set12", "01", "blur", "Noisy"), {}, ValueError, "bad setting"),
+        (("Set12", "01", "x3", "BM3D"), {}, ValueError, "does not apply"),
+        (("Set12", "01", "x3", "Bicubic", "dncnn_denoise"), {}, ValueError, "is for denoise"),
+        (("Set12", "01", "sigma25", "Noisy", "nope"), {}, KeyError, "unknown protocol"),
+        (("Set12", "01", "sigma25", "Noisy"), {"crop": 4}, ValueError, "at least 16"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(data_root, args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        explorer.compute_case(*args, **kwargs)
+
+
+def test_static_explorer_is_a_jslinked_stack(data_root, noisy):
+    sr = explorer.compute_case("Set5", "butterfly", "x3", "Bicubic", crop=48)
+    cases = [noisy, sr, noisy]
+    ui = explorer.static_explorer(cases, regions=2, region_px=16)
+    (selector, region), stack = ui.children[0].children, ui.children[1]
+    assert isinstance(stack, widgets.Stack) and len(stack.children) == len(cases)
+    assert [label for label, _ in selector.options] == [c.label for c in cases]
+    case_link, *region_links = ui.explorer_links
+    assert isinstance(case_link, widgets.widget_link.Link)
+    assert case_link.source == (selector, "index")
+    assert case_link.target == (stack, "selected_index")
+    region_stacks = [child.children[2] for child in stack.children]
+    assert all(isinstance(s, widgets.Stack) and len(s.children) == 2 for s in region_stacks)
+    assert {link.target[0] for link in region_links} == set(region_stacks)
+    assert all(link.source == (region, "index") for link in region_links)
+    # Pictures shown twice are stored once: "Noisy" output == its input, case 3 == case 1.
+    top_noisy = [box.children[1] for box in stack.children[0].children[1].children[:2]]
+    assert top_noisy[0] is top_noisy[1]
+    assert 0 < explorer.embedded_bytes(ui) < 400_000
+    with pytest.raises(ValueError, match="at least one case"):
         explorer.static_explorer([])
+
+
+def test_method_registry_and_checkpoint_hook(data_root, tmp_path):
+    def loader(path):
+        if path.parent.name != "mine":
+            return None
+        factory = lambda setting: lambda x: ndi.uniform_filter(x, 3)  # noqa: E731
+        return explorer.Method("Box (test)", factory, frozenset({"denoise"}), str(path))
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "mine" / "model.pt").write_bytes(b"")
+    (tmp_path / "other" / "model.pt").write_bytes(b"")
+    explorer.set_checkpoint_loader(loader)
+    try:
+        found = explorer.discover_checkpoints(tmp_path)
+        assert [m.name for m in found] == ["Box (test)"]
+        assert "Box (test)" in explorer.available_methods("sigma25", checkpoints=False)
+        assert "Box (test)" not in explorer.available_methods("x3", checkpoints=False)
+        c = explorer.compute_case("Set12", "09", "sigma25", "Box (test)", crop=32)
+        assert c.psnr_restored > c.psnr_degraded  # a 3x3 mean removes some noise
+        with pytest.raises(ValueError, match="already registered"):
+            explorer.register_method(found[0])
+    finally:
+        explorer.set_checkpoint_loader(None)
+        explorer.METHODS.pop("Box (test)", None)
+    assert explorer.discover_checkpoints(tmp_path) == []
+
+
+def test_live_explorer_follows_its_controls(data_root):
+    ui = explorer.live_explorer("Set12", "09", "sigma25", "Noisy", crop=256)
+    (w_set, w_img, w_setting, w_method, _), status = ui.children[0].children, ui.children[2]
+    assert "Noisy" in status.value and "dB" in status.value
+    w_setting.value = "x2"  # the method list follows the setting
+    assert "Bicubic" in w_method.options and "BM3D" not in w_method.options
+    assert "x2: Bicubic" in status.value
+    w_set.value = "Set5"  # the image list follows the set
+    assert w_img.value == "baby_GT" and "Set5/baby_GT" in status.value
+    with pytest.raises(ValueError, match="crop must be"):
+        explorer.live_explorer(crop=100)
