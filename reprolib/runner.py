@@ -38,3 +38,53 @@ def execute(notebook: str | Path, output: str | Path, parameters: dict[str, Any]
             raise
         shutil.copy(scratch, dst)
     return dst
+
+
+# --------------------------------------------------------------------------- authoring
+# The notebooks under notebooks/ are written by scripts/make_*.py with these helpers, so their
+# source stays reviewable as code and every notebook has the same shape.
+
+
+def markdown(source: str):
+    import nbformat as nbf
+
+    return nbf.v4.new_markdown_cell(source)
+
+
+def code(source: str, *tags: str):
+    """A code cell, optionally tagged (``parameters``: papermill, ``hide-input``: the book)."""
+    import nbformat as nbf
+
+    cell = nbf.v4.new_code_cell(source)
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def parameters(source: str):
+    """The cell papermill injects parameters after."""
+    return code(source, "parameters")
+
+
+def hidden(source: str):
+    """A code cell whose input the book hides (its output is what the reader needs)."""
+    return code(source, "hide-input")
+
+
+def write_notebook(name: str, cells: list) -> Path:
+    """Write ``notebooks/<name>.ipynb`` with the repository's python3 kernel."""
+    import nbformat as nbf
+
+    nb = nbf.v4.new_notebook()
+    nb.cells = cells
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"{name}-{i}"  # stable ids: regenerating an unchanged notebook is a no-op
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = REPO_ROOT / "notebooks" / f"{name}.ipynb"
+    path.parent.mkdir(exist_ok=True)
+    nbf.write(nb, path)
+    return path

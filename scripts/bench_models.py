@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 REPO = Path(__file__).resolve().parents[1]
 SLOW_S = 20.0  # a first pass slower than this is the timing (NLRN attention at 512 px)
 OUT = REPO / "results" / "bench" / "models.csv"
@@ -54,7 +56,9 @@ def bench_one(name: str, kwargs: dict, repeats: int) -> dict:
     torch.set_flush_denormal(True)
     model = models.build(name, **kwargs).eval()
     channels = 3 if name.startswith("memorynet") else 1
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    # Counted with autograd on: the counter's module hooks fail on parameter views made under
+    # no_grad (MemoryNet's prototypes). The count is the forward pass either way.
+    with FlopCounterMode(display=False) as counter:
         model(torch.rand(1, channels, 64, 64))
     flops = counter.get_total_flops() / (64 * 64)
     times = {}
@@ -95,9 +99,6 @@ def main() -> None:
         print(json.dumps(bench_one(args.one, MODELS[args.one], args.repeats)))
         return
 
-    import pandas as pd
-
-    rows = []
     for name in args.models:
         print(f"benchmarking {name} ...", flush=True)
         res = subprocess.run(
@@ -106,16 +107,21 @@ def main() -> None:
         )  # fmt: skip
         if res.returncode != 0:
             print(res.stderr[-2000:], file=sys.stderr)
-            raise SystemExit(f"benchmark of {name} failed")
-        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-        print(f"  {rows[-1]}", flush=True)
+            raise SystemExit(f"benchmark of {name} failed (rows of earlier models are kept)")
+        row = json.loads(res.stdout.strip().splitlines()[-1])
+        print(f"  {row}", flush=True)
+        merge([row])
+    print(pd.read_csv(OUT).to_string(index=False))
+
+
+def merge(rows: list[dict]) -> None:
+    """Add rows to the CSV, replacing earlier rows of the same models."""
     new = pd.DataFrame(rows, columns=COLUMNS)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     if OUT.exists():
         old = pd.read_csv(OUT)
         new = pd.concat([old[~old["model"].isin(new["model"])], new], ignore_index=True)
     new.to_csv(OUT, index=False)
-    print(new.to_string(index=False))
 
 
 if __name__ == "__main__":

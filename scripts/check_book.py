@@ -93,12 +93,31 @@ def is_outside(url: str) -> bool:
 
 # (tag, attribute) pairs whose URL the browser fetches when the page is shown.
 FETCHED = {
-    ("script", "src"), ("img", "src"), ("iframe", "src"), ("embed", "src"),
-    ("source", "src"), ("video", "src"), ("audio", "src"), ("track", "src"),
-    ("input", "src"), ("object", "data"), ("video", "poster"), ("image", "href"),
+    ("script", "src"),
+    ("img", "src"),
+    ("iframe", "src"),
+    ("embed", "src"),
+    ("source", "src"),
+    ("video", "src"),
+    ("audio", "src"),
+    ("track", "src"),
+    ("input", "src"),
+    ("object", "data"),
+    ("video", "poster"),
+    ("image", "href"),
 }
-FETCHED_LINK_RELS = {"stylesheet", "preload", "modulepreload", "icon", "shortcut",
-                     "apple-touch-icon", "manifest", "prefetch", "dns-prefetch", "preconnect"}
+FETCHED_LINK_RELS = {
+    "stylesheet",
+    "preload",
+    "modulepreload",
+    "icon",
+    "shortcut",
+    "apple-touch-icon",
+    "manifest",
+    "prefetch",
+    "dns-prefetch",
+    "preconnect",
+}
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)|@import\s+['"]([^'"]+)['"]""")
 
 
@@ -197,7 +216,9 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="check_book_chromium_")
         self.proc = subprocess.Popen(
             [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
         )
         ws_url = self._devtools_url()
@@ -229,8 +250,13 @@ class Browser:
         for _ in self.proc.stderr:
             pass
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float | None = None) -> dict:
+    def send(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None = None,
+        timeout: float | None = None,
+    ) -> dict:
         self.next_id += 1
         msg_id = self.next_id
         msg: dict = {"id": msg_id, "method": method, "params": params or {}}
@@ -314,12 +340,20 @@ RAW_TEX = re.compile(
 )
 
 
-def check_page(browser: Browser, base: str, page: str, shots: Path, need_math: bool,
-               need_widgets: bool, settle: float) -> list[str]:
+def check_page(
+    browser: Browser,
+    base: str,
+    page: str,
+    shots: Path,
+    need_math: bool,
+    need_widgets: bool,
+    settle: float,
+) -> list[str]:
     problems: list[str] = []
     target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
     session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-        "sessionId"]
+        "sessionId"
+    ]
     for domain in ("Page", "Network", "Runtime", "Log"):
         browser.send(f"{domain}.enable", session=session)
     browser.events.clear()
@@ -327,8 +361,9 @@ def check_page(browser: Browser, base: str, page: str, shots: Path, need_math: b
     browser.send("Page.navigate", {"url": url}, session=session)
 
     def mine(kind: str) -> list[dict]:
-        return [e for e in browser.events
-                if e.get("sessionId") == session and e.get("method") == kind]
+        return [
+            e for e in browser.events if e.get("sessionId") == session and e.get("method") == kind
+        ]
 
     deadline = time.monotonic() + browser.timeout
     while not mine("Page.loadEventFired") and time.monotonic() < deadline:
@@ -337,8 +372,9 @@ def check_page(browser: Browser, base: str, page: str, shots: Path, need_math: b
         problems.append("the page did not finish loading")
 
     def state() -> dict:
-        r = browser.send("Runtime.evaluate", {"expression": STATE_JS, "returnByValue": True},
-                         session=session)
+        r = browser.send(
+            "Runtime.evaluate", {"expression": STATE_JS, "returnByValue": True}, session=session
+        )
         return r["result"]["value"]
 
     # Wait until math is typeset / widgets are rendered (or time runs out), then let
@@ -349,14 +385,20 @@ def check_page(browser: Browser, base: str, page: str, shots: Path, need_math: b
         # MathJax 3 resolves startup.promise once the initial typesetting is done.
         remaining = max(1.0, deadline - time.monotonic())
         try:
-            browser.send("Runtime.evaluate", {
-                "expression": "(async () => { for (let i = 0; i < 200 && !(window.MathJax"
-                              " && MathJax.startup && MathJax.startup.promise); i++)"
-                              " await new Promise(r => setTimeout(r, 50));"
-                              " if (window.MathJax && MathJax.startup)"
-                              " await MathJax.startup.promise; return true; })()",
-                "awaitPromise": True, "returnByValue": True,
-            }, session=session, timeout=remaining)
+            browser.send(
+                "Runtime.evaluate",
+                {
+                    "expression": "(async () => { for (let i = 0; i < 200 && !(window.MathJax"
+                    " && MathJax.startup && MathJax.startup.promise); i++)"
+                    " await new Promise(r => setTimeout(r, 50));"
+                    " if (window.MathJax && MathJax.startup)"
+                    " await MathJax.startup.promise; return true; })()",
+                    "awaitPromise": True,
+                    "returnByValue": True,
+                },
+                session=session,
+                timeout=remaining,
+            )
         except TimeoutError:
             problems.append("MathJax did not finish typesetting in time")
         s = state()
@@ -375,10 +417,15 @@ def check_page(browser: Browser, base: str, page: str, shots: Path, need_math: b
     metrics = browser.send("Page.getLayoutMetrics", session=session)
     size = metrics.get("cssContentSize") or metrics["contentSize"]
     height = min(int(size["height"]), 4000)
-    shot = browser.send("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1},
-    }, session=session)
+    shot = browser.send(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1},
+        },
+        session=session,
+    )
     out = shots / (page.replace("/", "__").removesuffix(".html") + ".png")
     out.write_bytes(base64.b64decode(shot["data"]))
 
@@ -406,13 +453,14 @@ def check_page(browser: Browser, base: str, page: str, shots: Path, need_math: b
         problems.append(f"JavaScript exception: {str(desc).splitlines()[0]}")
     for e in mine("Runtime.consoleAPICalled"):
         if e["params"]["type"] == "error":
-            args = " ".join(str(a.get("value", a.get("description", "")))
-                            for a in e["params"]["args"])
+            args = " ".join(
+                str(a.get("value", a.get("description", ""))) for a in e["params"]["args"]
+            )
             problems.append(f"console.error: {args[:300]}")
 
     # Raw TeX visible in the text.
     for m in list(RAW_TEX.finditer(s["text"]))[:5]:
-        ctx = s["text"][max(0, m.start() - 30): m.end() + 30].replace("\n", " ")
+        ctx = s["text"][max(0, m.start() - 30) : m.end() + 30].replace("\n", " ")
         problems.append(f"raw TeX visible: ...{ctx}...")
     if has_math:
         if s["mjx"] == 0:
@@ -427,8 +475,10 @@ def check_page(browser: Browser, base: str, page: str, shots: Path, need_math: b
         if page in DEFAULT_WIDGET_PAGES and s["sliders"] == 0:
             problems.append("the widget check page shows no slider or dropdown control")
 
-    print(f"  {page}: {len(set(requested))} requests, math={s['mjx']} mjx-container, "
-          f"widgets={s['widgets']} rendered / {s['widgetViews']} views -> {out}")
+    print(
+        f"  {page}: {len(set(requested))} requests, math={s['mjx']} mjx-container, "
+        f"widgets={s['widgets']} rendered / {s['widgetViews']} views -> {out}"
+    )
     browser.send("Target.closeTarget", {"targetId": target})
     return problems
 
@@ -436,18 +486,38 @@ def check_page(browser: Browser, base: str, page: str, shots: Path, need_math: b
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--html-dir", type=Path, default=ROOT / "_build" / "html")
-    ap.add_argument("--out", type=Path, default=ROOT / "_build" / "screenshots",
-                    help="folder for the screenshots (default: _build/screenshots)")
-    ap.add_argument("--pages", nargs="+", default=DEFAULT_PAGES,
-                    help="pages to open, relative to --html-dir (default: %(default)s)")
-    ap.add_argument("--math-pages", nargs="*", default=DEFAULT_MATH_PAGES,
-                    help="pages that must show typeset math (also detected from the HTML)")
-    ap.add_argument("--widget-pages", nargs="*", default=DEFAULT_WIDGET_PAGES,
-                    help="pages that must render widgets (also detected from the HTML)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "_build" / "screenshots",
+        help="folder for the screenshots (default: _build/screenshots)",
+    )
+    ap.add_argument(
+        "--pages",
+        nargs="+",
+        default=DEFAULT_PAGES,
+        help="pages to open, relative to --html-dir (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--math-pages",
+        nargs="*",
+        default=DEFAULT_MATH_PAGES,
+        help="pages that must show typeset math (also detected from the HTML)",
+    )
+    ap.add_argument(
+        "--widget-pages",
+        nargs="*",
+        default=DEFAULT_WIDGET_PAGES,
+        help="pages that must render widgets (also detected from the HTML)",
+    )
     ap.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per page")
-    ap.add_argument("--settle", type=float, default=1.5,
-                    help="seconds to keep recording requests after a page is ready")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=1.5,
+        help="seconds to keep recording requests after a page is ready",
+    )
     args = ap.parse_args(argv)
 
     html_dir = args.html_dir.resolve()
@@ -460,16 +530,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"check_book: pages not in the build: {', '.join(missing)}", file=sys.stderr)
         return 2
     if not shutil.which(args.chromium) and not Path(args.chromium).exists():
-        print(f"check_book: {args.chromium} not found (apt-get install chromium)",
-              file=sys.stderr)
+        print(f"check_book: {args.chromium} not found (apt-get install chromium)", file=sys.stderr)
         return 2
 
     failures: dict[str, list[str]] = {}
     static = static_check(html_dir)
     if static:
         failures["static check of all pages"] = static
-    print(f"check_book: static check of {sum(1 for _ in html_dir.rglob('*.html'))} "
-          f"HTML files: {'FAILED' if static else 'ok'}")
+    print(
+        f"check_book: static check of {sum(1 for _ in html_dir.rglob('*.html'))} "
+        f"HTML files: {'FAILED' if static else 'ok'}"
+    )
 
     args.out.mkdir(parents=True, exist_ok=True)
     server, base = serve(html_dir)
@@ -477,10 +548,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"check_book: serving {html_dir} at {base}")
     try:
         for page in pages:
-            problems = check_page(browser, base, page, args.out,
-                                  need_math=page in args.math_pages,
-                                  need_widgets=page in args.widget_pages,
-                                  settle=args.settle)
+            problems = check_page(
+                browser,
+                base,
+                page,
+                args.out,
+                need_math=page in args.math_pages,
+                need_widgets=page in args.widget_pages,
+                settle=args.settle,
+            )
             if problems:
                 failures[page] = problems
     finally:

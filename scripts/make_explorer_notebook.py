@@ -9,26 +9,8 @@ the widget state (nbclient's ``store_widget_state`` is on by default) in the not
     .venv/bin/papermill notebooks/explorer.ipynb results/explorer/explorer.ipynb --cwd .
 """
 
-from pathlib import Path
-
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def parameters(source: str) -> nbf.NotebookNode:
-    cell = code(source)
-    cell.metadata["tags"] = ["parameters"]
-    return cell
-
-
-def hidden(source: str) -> nbf.NotebookNode:
-    """A code cell whose input the book hides (its output is what the reader needs)."""
-    cell = code(source)
-    cell.metadata["tags"] = ["hide-input"]
-    return cell
-
+from reprolib.runner import code, hidden, parameters, write_notebook
+from reprolib.runner import markdown as md
 
 CELLS = [
     md(
@@ -99,19 +81,7 @@ CELLS = [
 
 
 def main() -> None:
-    nb = nbf.v4.new_notebook()
-    nb.cells = CELLS
-    for i, cell in enumerate(nb.cells):
-        cell.id = f"explorer-{i}"  # stable ids: regenerating gives the same file
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    out = ROOT / "notebooks" / "explorer.ipynb"
-    out.parent.mkdir(exist_ok=True)
-    nbf.write(nb, out)
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"wrote {write_notebook('explorer', CELLS)}")
 
 
 if __name__ == "__main__":

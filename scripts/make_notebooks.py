@@ -4,37 +4,9 @@ Each notebook is thin: a ``parameters`` cell (papermill), calls into ``reprolib`
 under ``results/``, and a display. Run ``python scripts/make_notebooks.py`` after editing here.
 """
 
-from pathlib import Path
-
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-
-
-def parameters(source: str) -> nbf.NotebookNode:
-    cell = code(source)
-    cell.metadata["tags"] = ["parameters"]
-    return cell
-
-
-def hidden(source: str) -> nbf.NotebookNode:
-    """A code cell whose input the book hides (its output is what the reader needs)."""
-    cell = code(source)
-    cell.metadata["tags"] = ["hide-input"]
-    return cell
-
-
-def write(name: str, cells: list) -> None:
-    nb = nbf.v4.new_notebook()
-    nb.cells = cells
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    Path("notebooks").mkdir(exist_ok=True)
-    nbf.write(nb, f"notebooks/{name}.ipynb")
-
+from reprolib.runner import code, hidden, parameters
+from reprolib.runner import markdown as md
+from reprolib.runner import write_notebook as write
 
 write(
     "protocol",

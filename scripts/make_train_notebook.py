@@ -6,103 +6,92 @@ The notebook is thin: a ``parameters`` cell for papermill, one call to
 Run ``python scripts/make_train_notebook.py`` after editing here.
 """
 
-from pathlib import Path
+from reprolib.runner import code, parameters, write_notebook
+from reprolib.runner import markdown as md
 
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-
-
-def parameters(source: str) -> nbf.NotebookNode:
-    cell = code(source)
-    cell.metadata["tags"] = ["parameters"]
-    return cell
-
-
-nb = nbf.v4.new_notebook()
-nb.cells = [
-    md(
-        "# Training one recipe\n\n"
-        "Trains a paper's recipe (`reprolib.recipes`) at a budget with the study's single "
-        "training loop (`reprolib.train.train`), shows the learning curve and scores the final "
-        "model on the recipe's test sets with the recipe's evaluation protocol. The run folder "
-        "holds `log.csv`, `checkpoint.pt`, `model.pt`, `train_summary.json` (budget, iterations, "
-        "patches seen, hardware, wall time, commit) and, from this notebook, `metrics.csv` and "
-        "`per_image.csv`. Running the notebook again continues an unfinished run and never "
-        "retrains a finished one."
-    ),
-    parameters(
-        "# Parameters (papermill)\n"
-        'recipe = "dncnn_denoise_sigma25"  # reprolib.recipes.available(); per level: _sigma<N>\n'
-        'budget = "smoke"  # smoke | cpu | gpu | paper\n'
-        'overrides = {}  # recipe fields or model keywords, e.g. {"iterations": 500}\n'
-        "out_dir = None  # relative to the repository root; None: results/train/<recipe>/<budget>\n"
-        "eval_sets = None  # test sets; None: the recipe's own\n"
-        "eval_limit = None  # first N images per test set (a quick look)\n"
-        'device = None  # "cpu", "cuda", ...; None: CUDA when available\n'
-        "max_minutes = None  # stop with a checkpoint after this long; run again to continue\n"
-        "threads = None  # torch CPU threads (1 is faster on a busy shared machine)"
-    ),
-    code(
-        "import matplotlib.pyplot as plt\n"
-        "import pandas as pd\n"
-        "from IPython.display import display\n\n"
-        "from reprolib import evaluate, plotting, train\n"
-        "from reprolib.provenance import REPO_ROOT\n\n"
-        "resolved = train.resolve_recipe(recipe, budget, overrides)\n"
-        "out = REPO_ROOT / out_dir if out_dir else train.default_out_dir(resolved)\n"
-        "summary = train.train(\n"
-        "    recipe, budget, out_dir=out, device=device, max_minutes=max_minutes,\n"
-        "    overrides=overrides, threads=threads,\n"
-        ")\n"
-        "keys = [\n"
-        '    "status", "recipe", "budget", "model", "model_kwargs", "iterations",\n'
-        '    "iterations_total", "patches_seen", "wall_s", "final_loss", "final_val_psnr",\n'
-        '    "val", "hardware", "precision", "threads", "model_dtype", "commit",\n'
-        "]\n"
-        "pd.Series({k: summary.get(k) for k in keys}, name=str(out))"
-    ),
-    md(
-        "## Learning curve\n\n"
-        "Training loss (the recipe's objective, averaged over each logging window) and the "
-        "periodic validation PSNR on the first images of the validation set (monitoring only; "
-        "no model selection)."
-    ),
-    code(
-        'log = pd.read_csv(out / "log.csv")\n'
-        "fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))\n"
-        'plotting.learning_curve(log, "iteration", "loss", ax=ax1)\n'
-        'ax1.set_yscale("log")\n'
-        'val = log.dropna(subset=["val_psnr"])\n'
-        'plotting.learning_curve(val, "iteration", "val_psnr", ax=ax2)\n'
-        'ax2.set_ylabel(f"val PSNR (dB), {resolved.val_set} {resolved.val_setting}")\n'
-        'fig.suptitle(f"{resolved.name} @ {resolved.budget}")\n'
-        "fig.tight_layout()"
-    ),
-    md(
-        "## Test sets\n\n"
-        "Average PSNR/SSIM per set and setting under the recipe's protocol "
-        "(`reprolib.evaluate.measure`; MemoryNet: the synthetic proxy), written to "
-        "`metrics.csv` in the run folder."
-    ),
-    code(
-        'if summary["status"] == "finished":\n'
-        "    per_image = train.evaluate_checkpoint(\n"
-        "        out, eval_sets, limit=eval_limit, device=device\n"
-        "    )\n"
-        "    metrics = evaluate.summarise(per_image)\n"
-        '    metrics.insert(0, "budget", resolved.budget)\n'
-        '    metrics.insert(1, "iterations", summary["iterations"])\n'
-        '    metrics.insert(2, "patches_seen", summary["patches_seen"])\n'
-        '    metrics["train_wall_s"] = summary["wall_s"]\n'
-        '    metrics["hardware"] = summary["hardware"]\n'
-        '    per_image.to_csv(out / "per_image.csv", index=False)\n'
-        '    metrics.to_csv(out / "metrics.csv", index=False)\n'
-        "    display(metrics)\n"
-        "else:\n"
-        "    print(f\"run paused at iteration {summary['iterations']}: run again to continue\")"
-    ),
-]
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-Path("notebooks").mkdir(exist_ok=True)
-nbf.write(nb, "notebooks/train.ipynb")
+write_notebook(
+    "train",
+    [
+        md(
+            "# Training one recipe\n\n"
+            "Trains a paper's recipe (`reprolib.recipes`) at a budget with the study's single "
+            "training loop (`reprolib.train.train`), shows the learning curve and scores the final "
+            "model on the recipe's test sets with the recipe's evaluation protocol. The run folder "
+            "holds `log.csv`, `checkpoint.pt`, `model.pt`, `train_summary.json` (budget, iterations, "
+            "patches seen, hardware, wall time, commit) and, from this notebook, `metrics.csv` and "
+            "`per_image.csv`. Running the notebook again continues an unfinished run and never "
+            "retrains a finished one."
+        ),
+        parameters(
+            "# Parameters (papermill)\n"
+            'recipe = "dncnn_denoise_sigma25"  # reprolib.recipes.available(); per level: _sigma<N>\n'
+            'budget = "smoke"  # smoke | cpu | gpu | paper\n'
+            'overrides = {}  # recipe fields or model keywords, e.g. {"iterations": 500}\n'
+            "out_dir = None  # relative to the repository root; None: results/train/<recipe>/<budget>\n"
+            "eval_sets = None  # test sets; None: the recipe's own\n"
+            "eval_limit = None  # first N images per test set (a quick look)\n"
+            'device = None  # "cpu", "cuda", ...; None: CUDA when available\n'
+            "max_minutes = None  # stop with a checkpoint after this long; run again to continue\n"
+            "threads = None  # torch CPU threads (1 is faster on a busy shared machine)"
+        ),
+        code(
+            "import matplotlib.pyplot as plt\n"
+            "import pandas as pd\n"
+            "from IPython.display import display\n\n"
+            "from reprolib import evaluate, plotting, train\n"
+            "from reprolib.provenance import REPO_ROOT\n\n"
+            "resolved = train.resolve_recipe(recipe, budget, overrides)\n"
+            "out = REPO_ROOT / out_dir if out_dir else train.default_out_dir(resolved)\n"
+            "summary = train.train(\n"
+            "    recipe, budget, out_dir=out, device=device, max_minutes=max_minutes,\n"
+            "    overrides=overrides, threads=threads,\n"
+            ")\n"
+            "keys = [\n"
+            '    "status", "recipe", "budget", "model", "model_kwargs", "iterations",\n'
+            '    "iterations_total", "patches_seen", "wall_s", "final_loss", "final_val_psnr",\n'
+            '    "val", "hardware", "precision", "threads", "model_dtype", "commit",\n'
+            "]\n"
+            "pd.Series({k: summary.get(k) for k in keys}, name=str(out))"
+        ),
+        md(
+            "## Learning curve\n\n"
+            "Training loss (the recipe's objective, averaged over each logging window) and the "
+            "periodic validation PSNR on the first images of the validation set (monitoring only; "
+            "no model selection)."
+        ),
+        code(
+            'log = pd.read_csv(out / "log.csv")\n'
+            "fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))\n"
+            'plotting.learning_curve(log, "iteration", "loss", ax=ax1)\n'
+            'ax1.set_yscale("log")\n'
+            'val = log.dropna(subset=["val_psnr"])\n'
+            'plotting.learning_curve(val, "iteration", "val_psnr", ax=ax2)\n'
+            'ax2.set_ylabel(f"val PSNR (dB), {resolved.val_set} {resolved.val_setting}")\n'
+            'fig.suptitle(f"{resolved.name} @ {resolved.budget}")\n'
+            "fig.tight_layout()"
+        ),
+        md(
+            "## Test sets\n\n"
+            "Average PSNR/SSIM per set and setting under the recipe's protocol "
+            "(`reprolib.evaluate.measure`; MemoryNet: the synthetic proxy), written to "
+            "`metrics.csv` in the run folder."
+        ),
+        code(
+            'if summary["status"] == "finished":\n'
+            "    per_image = train.evaluate_checkpoint(\n"
+            "        out, eval_sets, limit=eval_limit, device=device\n"
+            "    )\n"
+            "    metrics = evaluate.summarise(per_image)\n"
+            '    metrics.insert(0, "budget", resolved.budget)\n'
+            '    metrics.insert(1, "iterations", summary["iterations"])\n'
+            '    metrics.insert(2, "patches_seen", summary["patches_seen"])\n'
+            '    metrics["train_wall_s"] = summary["wall_s"]\n'
+            '    metrics["hardware"] = summary["hardware"]\n'
+            '    per_image.to_csv(out / "per_image.csv", index=False)\n'
+            '    metrics.to_csv(out / "metrics.csv", index=False)\n'
+            "    display(metrics)\n"
+            "else:\n"
+            "    print(f\"run paused at iteration {summary['iterations']}: run again to continue\")"
+        ),
+    ],
+)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-import yaml
 
 from reprolib.models import build, conv_weight_params, model_depth, total_params
 from reprolib.models.memnet import OFFICIAL_CODE_OPTIONS, MemNet, euclidean_loss
@@ -167,11 +164,3 @@ def test_build_registered(name: str) -> None:
     x = torch.rand(1, 1, 5, 4)
     with torch.no_grad():
         assert model.eval()(x).shape == x.shape
-
-
-def test_differences_register() -> None:
-    path = Path(__file__).resolve().parents[1] / "reprolib" / "differences" / "memnet.yaml"
-    entries = yaml.safe_load(path.read_text())
-    keys = {"id", "topic", "paper", "official_code", "this_project", "option", "source"}
-    assert all(set(e) == keys for e in entries)
-    assert len({e["id"] for e in entries}) == len(entries)

@@ -314,17 +314,3 @@ def test_first_layer_features_for_fig7() -> None:
     assert set(feats) == {"input", "memory"}
     assert feats["input"].shape == feats["memory"].shape == (1, 8, 9, 11)
     assert set(small("mprnet").first_layer_features(x)) == {"input"}
-
-
-def test_differences_register() -> None:
-    from pathlib import Path
-
-    import yaml
-
-    path = Path(__file__).parents[1] / "reprolib" / "differences" / "memorynet.yaml"
-    entries = yaml.safe_load(path.read_text())
-    keys = {"id", "topic", "paper", "official_code", "this_project", "option", "source"}
-    assert isinstance(entries, list) and len(entries) >= 10
-    assert all(set(e) == keys for e in entries)
-    ids = [e["id"] for e in entries]
-    assert len(ids) == len(set(ids))

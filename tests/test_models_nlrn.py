@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from torch import Tensor, nn
 
 import reprolib.models.nlrn as nlrn_mod
@@ -370,13 +368,3 @@ def test_cpu_inference_flushes_denormals(monkeypatch: pytest.MonkeyPatch) -> Non
     with torch.no_grad():
         model(x)
     assert calls
-
-
-def test_differences_register() -> None:
-    path = Path(__file__).resolve().parents[1] / "reprolib" / "differences" / "nlrn.yaml"
-    entries = yaml.safe_load(path.read_text())
-    keys = {"id", "topic", "paper", "official_code", "this_project", "option", "source"}
-    assert isinstance(entries, list) and len(entries) >= 10
-    assert all(set(e) == keys for e in entries)
-    ids = [e["id"] for e in entries]
-    assert len(ids) == len(set(ids))

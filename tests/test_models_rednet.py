@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
@@ -178,14 +176,3 @@ def test_xavier_init_scale() -> None:
     w = model.encoder[1].weight.detach()
     assert abs(float(w.var()) - 1.0 / (64 * 9)) < 2e-4
     assert float(w.abs().max()) <= (3.0 / (64 * 9)) ** 0.5 + 1e-6
-
-
-def test_differences_register_is_complete() -> None:
-    import yaml
-
-    path = Path(__file__).resolve().parents[1] / "reprolib" / "differences" / "rednet.yaml"
-    entries = yaml.safe_load(path.read_text())
-    keys = {"id", "topic", "paper", "official_code", "this_project", "option", "source"}
-    assert isinstance(entries, list) and len(entries) >= 8
-    assert all(set(e) == keys for e in entries)
-    assert len({e["id"] for e in entries}) == len(entries)
