@@ -55,8 +55,13 @@ def _protocol(args: argparse.Namespace) -> int:
 
     protocol_check.load_targets(args.targets)  # fail fast on unknown ids
     full = "only" if args.full_only else args.full
-    params = {"targets": args.targets, "full": full, "limit": args.limit}
-    name = "protocol_full.ipynb" if full == "only" else "protocol.ipynb"
+    params = {
+        "targets": args.targets,
+        "full": full,
+        "limit": args.limit,
+        "measure": not args.render,
+    }
+    name = "protocol_full.ipynb" if full == "only" and not args.render else "protocol.ipynb"
     folder = "results/protocol" if args.limit is None else f"results/protocol/limit{args.limit}"
     out = f"{folder}/{name}"
     print(runner.execute("notebooks/protocol.ipynb", out, params))
@@ -133,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     pr = sub.add_parser("protocol", help="run notebooks/protocol.ipynb through papermill")
     pr.add_argument("--full", action="store_true", help="include the slow sets")
     pr.add_argument("--full-only", action="store_true", help="only the slow sets")
+    pr.add_argument("--render", action="store_true", help="re-render stored results, no measuring")
     pr.add_argument("--targets", nargs="+", help="target ids (protocol_targets.yaml)")
     pr.add_argument("--limit", type=int, help="first N images per set (separate folder)")
     pr.set_defaults(func=_protocol)

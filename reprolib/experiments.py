@@ -250,7 +250,7 @@ def check_findings(exp: Experiment, budget: str, measured: pd.DataFrame) -> pd.D
             {"claim_id": c["finding"], "holds": bool(holds), "budget": budget,
              "evidence": f"mean {metric}: {shown}"}
         )  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["claim_id", "holds", "budget", "evidence"])
 
 
 def report(eid: str, budget: str) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -68,7 +68,10 @@ def _read_all(name: str) -> pd.DataFrame:
     for path in sorted(_results_root().rglob(name)):
         if any(part.startswith("limit") for part in path.parts) or path.parent.name == "claims":
             continue
-        df = pd.read_csv(path)
+        try:
+            df = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            continue
         df["source"] = str(path.relative_to(_results_root()))
         frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

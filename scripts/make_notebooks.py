@@ -25,17 +25,19 @@ write(
             "full = False  # True adds the slow sets (BM3D on BSD68/BSD200, DnCNN on Urban100);\n"
             '# "only" runs just those, to complete a committed default run\n'
             "limit = None  # first N images per set (a quick look; written to its own folder)\n"
-            'out_dir = "results/protocol"  # relative to the repository root'
+            'out_dir = "results/protocol"  # relative to the repository root\n'
+            "measure = True  # False: only render the results stored in out_dir"
         ),
         code(
             "from myst_nb import glue\n\n"
             "from reprolib import plotting, protocol_check\n"
             "from reprolib.provenance import REPO_ROOT, stamp\n\n"
             "out = protocol_check.output_dir(REPO_ROOT / out_dir, limit)\n"
-            "per_image, summary = protocol_check.run(\n"
-            "    protocol_check.load_targets(targets), full=full, limit=limit, out_dir=out\n"
-            ")\n"
-            'print(f"measured {len(per_image)} image scores; wrote {out.relative_to(REPO_ROOT)}")\n'
+            "if measure:\n"
+            "    per_image, _ = protocol_check.run(\n"
+            "        protocol_check.load_targets(targets), full=full, limit=limit, out_dir=out\n"
+            "    )\n"
+            "    print(f\"measured {len(per_image)} image scores; wrote {out}\")\n"
             "stamp()"
         ),
         md(
