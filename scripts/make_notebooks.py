@@ -37,7 +37,7 @@ write(
             "    per_image, _ = protocol_check.run(\n"
             "        protocol_check.load_targets(targets), full=full, limit=limit, out_dir=out\n"
             "    )\n"
-            "    print(f\"measured {len(per_image)} image scores; wrote {out}\")\n"
+            '    print(f"measured {len(per_image)} image scores; wrote {out}")\n'
             "stamp()"
         ),
         md(
