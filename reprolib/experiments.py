@@ -25,9 +25,9 @@ import yaml
 
 from reprolib import claims
 from reprolib.provenance import REPO_ROOT
+from reprolib.recipes import BUDGETS
 
 REGISTRY = REPO_ROOT / "experiments.yaml"
-BUDGETS = ("smoke", "cpu", "gpu", "paper")
 TRAIN_NOTEBOOK = "notebooks/train.ipynb"
 SMOKE_EVAL_LIMIT = 2  # smoke runs score the first 2 images of each test set (CI)
 REPORT_NOTEBOOK = "notebooks/experiment_report.ipynb"

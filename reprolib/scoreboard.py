@@ -58,21 +58,17 @@ OWN_METHODS = {
 BASELINES = ("Bicubic", "JPEG", "BM3D", "DnCNN")
 
 
-def _results_root() -> Path:
-    return claims.results_root()
-
-
 def _read_all(name: str) -> pd.DataFrame:
     """Concatenate every ``name`` CSV under results/ (quick ``limit*`` runs excluded)."""
     frames = []
-    for path in sorted(_results_root().rglob(name)):
+    for path in sorted(claims.results_root().rglob(name)):
         if any(part.startswith("limit") for part in path.parts) or path.parent.name == "claims":
             continue
         try:
             df = pd.read_csv(path)
         except pd.errors.EmptyDataError:
             continue
-        df["source"] = str(path.relative_to(_results_root()))
+        df["source"] = str(path.relative_to(claims.results_root()))
         frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -196,7 +192,7 @@ def build() -> pd.DataFrame:
 def write(path: str | Path | None = None) -> pd.DataFrame:
     """Build the scoreboard and write ``results/scoreboard.csv``."""
     board = build()
-    board.to_csv(path or _results_root() / "scoreboard.csv", index=False)
+    board.to_csv(path or claims.results_root() / "scoreboard.csv", index=False)
     return board
 
 
