@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from reprolib import claims
+from reprolib import claims, recipes
 from reprolib.provenance import REPO_ROOT
 from reprolib.recipes import BUDGETS
 
@@ -76,12 +76,19 @@ class Experiment:
         return self.folder / budget / run.name
 
     def spec_hash(self, run: Run, budget: str) -> str:
-        """What makes a run's results current: its recipe, overrides, evaluation and budget."""
-        spec = {
-            "recipe": run.recipe, "sigma": run.sigma, "overrides": run.overrides,
-            "eval": self.eval_for(run), "b": budget,
-        }  # fmt: skip
+        """What makes a run's results current: the fully resolved recipe (every value of
+        :mod:`reprolib.recipes` after budget and overrides, so editing a recipe re-runs the runs
+        it feeds; its citation text excluded), the evaluation grid and the budget."""
+        resolved = recipes.recipe_to_dict(self.recipe_for(run, budget))
+        resolved.pop("source", None)
+        spec = {"recipe": resolved, "eval": self.eval_for(run), "b": budget}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+    def recipe_for(self, run: Run, budget: str) -> recipes.Recipe:
+        """The recipe the run trains with at ``budget`` (overrides and test grid applied)."""
+        return recipes.get_recipe(
+            run.recipe, sigma=run.sigma, budget=budget, **self.overrides_for(run)
+        )
 
     def eval_for(self, run: Run) -> dict[str, Any]:
         """The evaluation grid of one run: the experiment's, updated by the run's own."""
@@ -153,14 +160,22 @@ def run(
         if is_current(exp, r, budget) and not force:
             print(f"[{eid}] {r.name}: current, skipped ({d})")
             continue
-        print(f"[{eid}] {r.name}: training at budget {budget!r} ...", flush=True)
+        # A finished run of another spec (a recipe or the registry changed) is superseded, as
+        # is any run under --force; an unfinished run of the same spec resumes.
+        stale = (d / "spec.json").exists() and not is_current(exp, r, budget)
+        overwrite = force or stale
+        action = "re-training (spec changed)" if stale else "training"
+        print(f"[{eid}] {r.name}: {action} at budget {budget!r} ...", flush=True)
         params = {
             "recipe": r.recipe if r.sigma is None else f"{r.recipe}_sigma{r.sigma}",
             "budget": budget, "overrides": exp.overrides_for(r), "out_dir": str(d),
             "eval_limit": SMOKE_EVAL_LIMIT if budget == "smoke" else None, "device": device,
-            "threads": threads,
+            "threads": threads, "overwrite": overwrite,
         }  # fmt: skip
+        if overwrite:
+            (d / "spec.json").unlink(missing_ok=True)
         runner.execute(TRAIN_NOTEBOOK, d / "train.ipynb", params)
+        params.pop("overwrite")
         (d / "spec.json").write_text(json.dumps({"hash": exp.spec_hash(r, budget), **params}))
     out = exp.folder / f"report_{budget}.ipynb"
     runner.execute(REPORT_NOTEBOOK, out, {"experiment": eid, "budget": budget})

@@ -32,7 +32,8 @@ write_notebook(
             "eval_limit = None  # first N images per test set (a quick look)\n"
             'device = None  # "cpu", "cuda", ...; None: CUDA when available\n'
             "max_minutes = None  # stop with a checkpoint after this long; run again to continue\n"
-            "threads = None  # torch CPU threads (1 is faster on a busy shared machine)"
+            "threads = None  # torch CPU threads (1 is faster on a busy shared machine)\n"
+            "overwrite = False  # discard a finished or unfinished run in out_dir (else resume)"
         ),
         code(
             "import matplotlib.pyplot as plt\n"
@@ -44,7 +45,7 @@ write_notebook(
             "out = REPO_ROOT / out_dir if out_dir else train.default_out_dir(resolved)\n"
             "summary = train.train(\n"
             "    recipe, budget, out_dir=out, device=device, max_minutes=max_minutes,\n"
-            "    overrides=overrides, threads=threads,\n"
+            "    overrides=overrides, threads=threads, overwrite=overwrite,\n"
             ")\n"
             "keys = [\n"
             '    "status", "recipe", "budget", "model", "model_kwargs", "iterations",\n'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -70,11 +71,25 @@ def test_registry_entries_are_well_formed():
             build_model(recipe)
 
 
-def test_spec_hash_changes_with_budget_and_overrides():
-    exp = _exp([])
-    a, b = exp.runs[0], Run("A", "r", {"model": "x"})
+def test_spec_hash_changes_with_budget_overrides_and_recipe_values(monkeypatch):
+    exp = Experiment("p/t", "t", "p", (Run("A", "red_denoise", sigma=50),), {})
+    a = exp.runs[0]
+    b = Run("B", "red_denoise", {"model": "red10"}, sigma=50)
     assert exp.spec_hash(a, "cpu") != exp.spec_hash(a, "smoke")
     assert exp.spec_hash(a, "cpu") != exp.spec_hash(b, "cpu")
+    before = exp.spec_hash(a, "cpu")
+    # editing the recipe itself (here: its learning rate) makes finished runs stale ...
+    orig = experiments.recipes.get_recipe
+    monkeypatch.setattr(
+        experiments.recipes, "get_recipe", lambda *x, **k: orig(*x, **{**k, "lr": 5e-4})
+    )
+    assert exp.spec_hash(a, "cpu") != before
+    monkeypatch.undo()
+    # ... but its citation text does not
+    monkeypatch.setattr(
+        experiments.recipes, "get_recipe", lambda *x, **k: orig(*x, **{**k, "source": "edited"})
+    )
+    assert exp.spec_hash(a, "cpu") == before
 
 
 @pytest.mark.skipif(
@@ -91,3 +106,34 @@ def test_snakemake_dry_run_lists_every_experiment():
     assert out.returncode == 0, out.stderr[-2000:]
     for eid in experiments.load():
         assert eid in out.stdout
+
+
+def test_run_skips_current_resumes_unfinished_and_overwrites_stale(monkeypatch, tmp_path):
+    """`reprolib run`: a current run is skipped, a run with no stamp continues (no overwrite),
+    and a finished run whose spec changed is trained again from scratch (overwrite)."""
+    from reprolib import runner
+
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    exp = Experiment("p/t", "t", "p", (Run("A", "red_denoise", sigma=50),), {})
+    monkeypatch.setattr(experiments, "get", lambda eid: exp)
+    calls = []
+
+    def fake_execute(nb, out, params):
+        calls.append((out.name, dict(params)))
+        if out.name == "train.ipynb":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            (out.parent / "metrics.csv").write_text("dataset\n")
+
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    d = exp.run_dir(exp.runs[0], "smoke")
+    experiments.run("p/t", "smoke")  # nothing there: train, no overwrite
+    assert calls[0][1]["overwrite"] is False
+    calls.clear()
+    experiments.run("p/t", "smoke")  # current: only the report
+    assert [c[0] for c in calls] == ["report_smoke.ipynb"]
+    calls.clear()
+    stamp = json.loads((d / "spec.json").read_text())
+    (d / "spec.json").write_text(json.dumps({**stamp, "hash": "an-older-spec"}))
+    experiments.run("p/t", "smoke")  # stale: trained again over the old run
+    assert calls[0][1]["overwrite"] is True
+    assert json.loads((d / "spec.json").read_text())["hash"] == stamp["hash"]
