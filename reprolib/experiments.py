@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,45 @@ def is_current(exp: Experiment, run: Run, budget: str) -> bool:
     )
 
 
+#: The files of a finished training run that another entry can reuse (not its evaluation).
+TRAINED_FILES = ("train_summary.json", "model.pt", "log.csv")
+
+
+def find_trained(recipe: recipes.Recipe, exclude: Path | None = None) -> Path | None:
+    """A finished run folder, of any entry at the same budget, trained with the same recipe.
+
+    Entries often share a run (NLRN at T=4 is both Table 2's NLRN and Fig. 6's T4): the weights
+    depend only on the recipe (:data:`reprolib.recipes.EVALUATION_ONLY_FIELDS` aside) and its
+    seed, so they are trained once.
+    """
+    for summary in sorted(claims.results_root().glob(f"*/*/{recipe.budget}/*/train_summary.json")):
+        folder = summary.parent
+        if exclude is not None and folder.resolve() == Path(exclude).resolve():
+            continue
+        info = json.loads(summary.read_text())
+        if info.get("status") != "finished" or not (folder / "model.pt").exists():
+            continue
+        try:
+            done = recipes.recipe_from_dict(info["recipe_fields"])
+        except (KeyError, TypeError, recipes.RecipeError):
+            continue
+        if not recipes.recipe_diff(done, recipe, training_only=True):
+            return folder
+    return None
+
+
+def reuse_trained(donor: Path, target: Path) -> None:
+    """Copy a finished run's weights, log and summary into ``target`` (noting where from)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in (*TRAINED_FILES, "metrics.csv", "per_image.csv", "spec.json"):
+        (target / name).unlink(missing_ok=True)
+    for name in TRAINED_FILES:
+        shutil.copy2(donor / name, target / name)
+    rel = donor.relative_to(claims.results_root()) if donor.is_relative_to(
+        claims.results_root()) else donor  # fmt: skip
+    (target / "REUSED_FROM").write_text(f"{rel}\n")
+
+
 def run(
     eid: str,
     budget: str,
@@ -164,8 +204,16 @@ def run(
         # is any run under --force; an unfinished run of the same spec resumes.
         stale = (d / "spec.json").exists() and not is_current(exp, r, budget)
         overwrite = force or stale
-        action = "re-training (spec changed)" if stale else "training"
-        print(f"[{eid}] {r.name}: {action} at budget {budget!r} ...", flush=True)
+        donor = None if force else find_trained(exp.recipe_for(r, budget), exclude=d)
+        if donor is not None:
+            reuse_trained(donor, d)
+            overwrite = False
+            print(f"[{eid}] {r.name}: same training recipe as {donor}; its weights are reused "
+                  "and evaluated on this entry's grid", flush=True)  # fmt: skip
+        else:
+            (d / "REUSED_FROM").unlink(missing_ok=True)
+            action = "re-training (spec changed)" if stale else "training"
+            print(f"[{eid}] {r.name}: {action} at budget {budget!r} ...", flush=True)
         params = {
             "recipe": r.recipe if r.sigma is None else f"{r.recipe}_sigma{r.sigma}",
             "budget": budget, "overrides": exp.overrides_for(r), "out_dir": str(d),

@@ -40,6 +40,7 @@ from reprolib import protocols
 
 __all__ = [
     "BUDGETS",
+    "EVALUATION_ONLY_FIELDS",
     "PROXY_TASKS",
     "Recipe",
     "RecipeError",
@@ -735,7 +736,20 @@ def recipe_from_dict(d: Mapping[str, Any]) -> Recipe:
     return Recipe(**out)
 
 
-def recipe_diff(a: Recipe, b: Recipe) -> list[str]:
-    """Human-readable ``field: a -> b`` lines for every field that differs."""
+#: Recipe fields that do not change the trained weights: the final test grid and the citations.
+EVALUATION_ONLY_FIELDS: tuple[str, ...] = ("test_sets", "test_settings", "source")
+
+
+def recipe_diff(a: Recipe, b: Recipe, *, training_only: bool = False) -> list[str]:
+    """Human-readable ``field: a -> b`` lines for every field that differs.
+
+    ``training_only`` ignores :data:`EVALUATION_ONLY_FIELDS`: two recipes without a difference
+    then train the same weights (from the same seed), so one trained model serves both.
+    """
     da, db = recipe_to_dict(a), recipe_to_dict(b)
-    return [f"{k}: {da.get(k)!r} -> {db.get(k)!r}" for k in da if da.get(k) != db.get(k)]
+    skip = EVALUATION_ONLY_FIELDS if training_only else ()
+    return [
+        f"{k}: {da.get(k)!r} -> {db.get(k)!r}"
+        for k in da
+        if k not in skip and da.get(k) != db.get(k)
+    ]

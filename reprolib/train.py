@@ -478,7 +478,7 @@ def _check_run_dir(
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text())
         done = recipe_from_dict(summary["recipe_fields"])
-        diff = recipe_diff(done, recipe)
+        diff = recipe_diff(done, recipe, training_only=True)
         if diff:
             raise RecipeMismatchError(
                 f"{out} holds a finished run of a different recipe; not overwriting it. "
@@ -495,7 +495,7 @@ def _check_run_dir(
             f"{ckpt['recipe']['iterations']}); pass resume=True to continue it or "
             "overwrite=True to discard it"
         )
-    diff = recipe_diff(recipe_from_dict(ckpt["recipe"]), recipe)
+    diff = recipe_diff(recipe_from_dict(ckpt["recipe"]), recipe, training_only=True)
     if diff:
         raise RecipeMismatchError(
             f"refusing to resume {ckpt_path}: it was made with a different recipe. Differences "

@@ -137,3 +137,38 @@ def test_run_skips_current_resumes_unfinished_and_overwrites_stale(monkeypatch, 
     experiments.run("p/t", "smoke")  # stale: trained again over the old run
     assert calls[0][1]["overwrite"] is True
     assert json.loads((d / "spec.json").read_text())["hash"] == stamp["hash"]
+
+
+def test_a_run_with_the_same_training_recipe_reuses_trained_weights(monkeypatch, tmp_path):
+    """Two entries sharing a training recipe (e.g. NLRN T=4 in Table 2 and Fig. 6) train once;
+    the second copies the weights and is evaluated on its own grid. A different recipe value
+    (here the learning rate) is never matched."""
+    from reprolib import recipes, runner
+
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    first = Experiment("p/a", "a", "p", (Run("X", "red_denoise", sigma=50),), {})
+    second = Experiment("p/b", "b", "p", (Run("Y", "red_denoise", sigma=50),), {"sets": ["Set12"]})
+    donor = first.run_dir(first.runs[0], "smoke")
+    donor.mkdir(parents=True)
+    fields = recipes.recipe_to_dict(first.recipe_for(first.runs[0], "smoke"))
+    (donor / "train_summary.json").write_text(
+        json.dumps({"status": "finished", "recipe_fields": fields})
+    )
+    (donor / "model.pt").write_bytes(b"weights")
+    (donor / "log.csv").write_text("iteration,loss\n")
+    target = second.run_dir(second.runs[0], "smoke")
+    assert experiments.find_trained(second.recipe_for(second.runs[0], "smoke")) == donor
+    other = recipes.with_overrides(second.recipe_for(second.runs[0], "smoke"), {"lr": 1.0})
+    assert experiments.find_trained(other) is None
+    monkeypatch.setattr(experiments, "get", lambda eid: second)
+    params = []
+
+    def fake_execute(nb, out, p):
+        params.append(dict(p))
+        (out.parent / "metrics.csv").write_text("dataset\n")
+
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    experiments.run("p/b", "smoke")
+    assert (target / "model.pt").read_bytes() == b"weights"
+    assert (target / "REUSED_FROM").read_text().strip() == "p/a/smoke/X"
+    assert params[0]["overrides"]["test_sets"] == ["Set12"] and params[0]["overwrite"] is False

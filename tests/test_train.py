@@ -261,3 +261,15 @@ def test_refuses_other_recipe_and_keeps_results(tmp_path, data_root):
         train(tiny(iterations=6, ckpt_every=2, log_every=2, val_every=6), out)
     redo = train(tiny(iterations=6, ckpt_every=2, log_every=2, val_every=6), out, overwrite=True)
     assert redo["iterations"] == 6
+
+
+def test_recipe_diff_training_only_ignores_the_test_grid_and_citations():
+    from reprolib.recipes import get_recipe, recipe_diff, with_overrides
+
+    a = get_recipe("nlrn_denoise", sigma=25, budget="smoke")
+    b = with_overrides(a, {"test_sets": ["Set12"], "test_settings": ["sigma50"], "source": "x"})
+    assert len(recipe_diff(a, b)) == 3
+    assert recipe_diff(a, b, training_only=True) == []
+    assert recipe_diff(a, with_overrides(b, {"lr": 0.5}), training_only=True) == [
+        f"lr: {a.lr!r} -> 0.5"
+    ]
