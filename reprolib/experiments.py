@@ -67,6 +67,7 @@ class Experiment:
     checks: tuple[dict[str, Any], ...] = ()
     x: dict[str, float] = field(default_factory=dict)
     note: str = ""
+    analyses: tuple[str, ...] = ()
 
     @property
     def folder(self) -> Path:
@@ -115,7 +116,7 @@ def load(path: Path = REGISTRY) -> dict[str, Experiment]:
         out[eid] = Experiment(
             id=eid, title=e["title"], paper=e["paper"], runs=runs, eval=e.get("eval", {}),
             tables=tuple(e.get("tables", ())), checks=tuple(e.get("checks", ())),
-            x=e.get("x", {}), note=e.get("note", ""),
+            x=e.get("x", {}), note=e.get("note", ""), analyses=tuple(e.get("analyses", ())),
         )  # fmt: skip
     return out
 

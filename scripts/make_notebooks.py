@@ -197,6 +197,34 @@ write(
             "plotting.run_curves(experiments.learning_curves(exp, budget), summary, "
             "title=exp.title);"
         ),
+        md(
+            "## The paper's figures from these runs\n\n"
+            "Each analysis listed under the entry's `analyses` (`reprolib.figures`), computed "
+            "from the trained models of this budget; its numbers are written next to the runs "
+            "under `analysis/`."
+        ),
+        hidden(
+            "import matplotlib.pyplot as plt\n\n"
+            "from reprolib import figures\n\n"
+            "if not exp.analyses:\n"
+            '    display(Markdown("This entry has no figure analyses."))\n'
+            "for name in exp.analyses:\n"
+            '    display(Markdown(f"### {name}"))\n'
+            "    try:\n"
+            "        fig = figures.make(name, exp, budget)\n"
+            "    except figures.FigureInputMissing as err:\n"
+            '        display(Markdown(f"Not computed: {err}"))\n'
+            "        continue\n"
+            "    display(Markdown(fig.caption))\n"
+            "    for part, table in fig.tables.items():\n"
+            "        if len(table) > 40:\n"
+            '            display(Markdown(f"`{part}`: {len(table)} rows, in the CSV under `analysis/`"))\n'
+            "        else:\n"
+            "            display(table.round(4))\n"
+            "    if fig.figure is not None:\n"
+            "        display(fig.figure)\n"
+            "        plt.close(fig.figure)"
+        ),
     ],
 )
 

@@ -57,8 +57,11 @@ def test_registry_entries_are_well_formed():
     assert len(reg) >= 10
     tables = set(claims.load_claims()[["paper", "table"]].itertuples(index=False, name=None))
     finding_ids = set(claims.load_findings().claim_id)
+    from reprolib.figures import FIGURES
+
     for eid, e in reg.items():
         assert eid.startswith(e.paper + "/")
+        assert set(e.analyses) <= set(FIGURES), f"{eid}: unknown analyses {e.analyses}"
         for t in e.tables:
             assert (e.paper, t) in tables, f"{eid}: no claims for {t}"
         for c in e.checks:

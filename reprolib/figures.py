@@ -1,0 +1,253 @@
+"""The papers' figures that analyse trained models, run on a registry entry's trained runs.
+
+An entry of ``experiments.yaml`` lists them under ``analyses``; its report notebook calls
+:func:`make` for each. Every figure reads the entry's trained models at one budget, computes its
+numbers with :mod:`reprolib.analysis`, writes them to
+``results/<paper>/<experiment>/<budget>/analysis/<figure>[_<part>].csv`` (the book reads numbers
+only from there) and returns a matplotlib figure. A figure whose runs are not trained yet raises
+:class:`FigureInputMissing` naming them.
+
+* ``memnet_fig4_spectra`` - MemNet Fig. 4: 1-D spectral densities of the M-2-th and last
+  intermediate predictions of MemNet and MemNet_NL (x4 SR of Set5 "butterfly") and the four
+  differences of Fig. 4(c).
+* ``memnet_fig5_gate_norms`` - MemNet Fig. 5: gate weight norms v_m^l per feature map and the
+  mean per kind of memory.
+* ``memnet_fig6_intermediate`` - MemNet Fig. 6: PSNR of each intermediate prediction vs the
+  time to produce it (x3 SR on Set5).
+* ``nlrn_fig4_correlation`` - NLRN Fig. 4: correlation maps of query pixels per recurrent state
+  and the share of their weight on pixels similar to the query (Set12 "Lena", sigma 25).
+* ``curve_end_points`` - the last loss and the best/last validation PSNR of every run (the
+  numbers RED-Net prints under its curves, e.g. the Fig. 7 caption).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from reprolib import analysis, train
+from reprolib.experiments import Experiment, learning_curves
+
+__all__ = ["FIGURES", "FigureInputMissing", "FigureResult", "make", "output_dir"]
+
+
+class FigureInputMissing(FileNotFoundError):
+    """A run the figure needs has not been trained at this budget."""
+
+
+@dataclass
+class FigureResult:
+    """The tables a figure is drawn from (also written as CSV) and the figure itself."""
+
+    name: str
+    tables: dict[str, pd.DataFrame]
+    figure: Figure | None
+    caption: str
+
+
+def output_dir(exp: Experiment, budget: str) -> Path:
+    return exp.folder / budget / "analysis"
+
+
+def _model(exp: Experiment, budget: str, run: str, device: str | None) -> torch.nn.Module:
+    d = exp.folder / budget / run
+    if not (d / "model.pt").exists():
+        raise FigureInputMissing(
+            f"{exp.id}: run {run!r} is not trained at budget {budget!r} ({d}); "
+            f"train it with `reprolib run {exp.id} --budget {budget}`"
+        )
+    model, _ = train.load_model(d, device)
+    return model.eval()
+
+
+def _tensor(model: torch.nn.Module, img: np.ndarray) -> torch.Tensor:
+    dev = next(model.parameters()).device
+    return torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None, None].to(dev)
+
+
+def _image(dataset: str, setting: str, protocol: str, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """(network input, uint8 reference) of the ``index``-th image of a test set."""
+    return analysis.protocol_pairs(dataset, setting, protocol, limit=index + 1)[index]
+
+
+# --------------------------------------------------------------------------- MemNet
+
+
+def memnet_fig4_spectra(exp: Experiment, budget: str, device: str | None = None) -> FigureResult:
+    """MemNet Fig. 4 on the entry's MemNet and MemNet_NL (Sec. 3.4, x4 SR)."""
+    inp, _ = _image("Set5", "x4", "memnet_sr", index=2)  # butterfly
+    outputs = {}
+    with torch.no_grad():
+        for run in ("MemNet", "MemNet_NL"):
+            model = _model(exp, budget, run, device)
+            preds = model.forward_intermediate(_tensor(model, inp))
+            m = len(preds)
+            early = max(1, m - 2)  # the paper's 4th and 6th of 6 blocks
+            for k in (early, m):
+                img = preds[k - 1][0, 0].double().cpu().numpy().clip(0, 1) * 255
+                outputs[f"{run} M{k}"] = img
+    names = list(outputs)
+    spectra = pd.concat(
+        [analysis.radial_power_spectrum(outputs[n]).assign(output=n) for n in names],
+        ignore_index=True,
+    )
+    (nl_early, nl_last) = [n for n in names if n.startswith("MemNet_NL")]
+    (mn_early, mn_last) = [n for n in names if not n.startswith("MemNet_NL")]
+    cases = [  # Fig. 4(c), left to right
+        (nl_early, nl_last), (mn_last, mn_early), (mn_early, nl_early), (mn_last, nl_last),
+    ]  # fmt: skip
+    diffs = pd.concat(
+        [
+            analysis.spectral_difference(outputs[a], outputs[b]).assign(case=f"{a} - {b}")
+            for a, b in cases
+        ],
+        ignore_index=True,
+    )
+    fig, axes = plt.subplots(1, 1 + len(cases), figsize=(3.0 * (1 + len(cases)), 2.8))
+    for n in names:
+        part = spectra[(spectra.output == n) & (spectra.frequency > 0)]
+        axes[0].semilogy(part.frequency, part.power, label=n, lw=1)
+    axes[0].set(xlabel="frequency (cycles/pixel)", ylabel="spectral density", title="(b)")
+    axes[0].legend(fontsize=7)
+    for ax, (case, part) in zip(axes[1:], diffs.groupby("case", sort=False), strict=True):
+        part = part[part.frequency > 0]
+        ax.plot(part.frequency, part.difference, lw=1)
+        ax.axhline(0, color="0.5", lw=0.5)
+        ax.set(xlabel="frequency (cycles/pixel)", title=case)
+        ax.title.set_fontsize(8)
+    fig.tight_layout()
+    return FigureResult(
+        "memnet_fig4_spectra",
+        {"spectra": spectra, "differences": diffs},
+        fig,
+        "MemNet Fig. 4(b)-(c): spectral densities of intermediate predictions (x4, butterfly) "
+        "and their differences; positive values mean the first output holds more power.",
+    )
+
+
+def memnet_fig5_gate_norms(exp: Experiment, budget: str, device: str | None = None) -> FigureResult:
+    """MemNet Fig. 5 on the entry's MemNet (Sec. 5.3)."""
+    model = _model(exp, budget, "MemNet", device)
+    table = analysis.gate_norm_table(model)
+    bars = analysis.gate_norm_bars(table)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
+    for block, part in table.groupby("block"):
+        ax1.plot(part["index"], part["norm_scaled"], lw=0.8, label=f"block {block}")
+    ax1.set(xlabel="feature map index l", ylabel="normalised norm of v_m^l")
+    ax1.legend(fontsize=7)
+    bars.plot.bar(ax=ax2, rot=0)
+    ax2.set(ylabel="mean normalised norm", title="long / short (1..R-1) / last recursion")
+    fig.tight_layout()
+    return FigureResult(
+        "memnet_fig5_gate_norms",
+        {"norms": table, "bars": bars.reset_index()},
+        fig,
+        "MemNet Fig. 5: gate weight norms per feature map (long-term memories first) and their "
+        "mean per kind of memory.",
+    )
+
+
+def memnet_fig6_intermediate(
+    exp: Experiment, budget: str, device: str | None = None
+) -> FigureResult:
+    """MemNet Fig. 6 on the entry's MemNet: PSNR vs inference time per prediction (Sec. 5.4)."""
+    model = _model(exp, budget, "MemNet", device)
+    pairs = analysis.protocol_pairs("Set5", "x3", "memnet_sr")
+    table = analysis.psnr_per_intermediate(model, pairs, "x3", "memnet_sr", repeats=2)
+    table.insert(0, "device", str(next(model.parameters()).device))
+    fig, ax = plt.subplots(figsize=(4.5, 3))
+    ax.plot(table.seconds, table.psnr, "o-")
+    for _, row in table.iterrows():
+        ax.annotate(str(row["prediction"]), (row.seconds, row.psnr), fontsize=7)
+    ax.set(xlabel="seconds per image (mean over Set5)", ylabel="PSNR (dB), Set5 x3")
+    fig.tight_layout()
+    return FigureResult(
+        "memnet_fig6_intermediate",
+        {"psnr_vs_time": table},
+        fig,
+        "MemNet Fig. 6: PSNR of each intermediate prediction and the fused output against the "
+        "time to produce it (this machine, whole images).",
+    )
+
+
+# --------------------------------------------------------------------------- NLRN
+
+
+def nlrn_fig4_correlation(exp: Experiment, budget: str, device: str | None = None) -> FigureResult:
+    """NLRN Fig. 4 on the entry's NLRN: correlation maps per recurrent state (Sec. 5.1)."""
+    model = _model(exp, budget, "NLRN", device)
+    noisy, clean = _image("Set12", "sigma25", "dncnn_denoise", index=7)  # Lena
+    clean = clean.astype(np.float64) / 255
+    pixels = [(256, 256), (120, 300), (400, 150)]
+    table = analysis.correlation_similarity(model, noisy, clean, pixels)
+    maps = analysis.correlation_map_grid(model, noisy, pixels[:1], step=None)[pixels[0]]
+    q = model.q
+    fig, axes = plt.subplots(1, 2 + len(maps), figsize=(1.9 * (2 + len(maps)), 2.2))
+    axes[0].imshow(analysis.neighbourhood(noisy, pixels[0], q, model.padding), cmap="gray")
+    axes[0].set_title("noisy", fontsize=8)
+    axes[1].imshow(analysis.neighbourhood(clean, pixels[0], q, model.padding), cmap="gray")
+    axes[1].set_title("clean", fontsize=8)
+    for t, (ax, m) in enumerate(zip(axes[2:], maps, strict=True), start=1):
+        ax.imshow(m, cmap="viridis")
+        ax.set_title(f"state {t}", fontsize=8)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return FigureResult(
+        "nlrn_fig4_correlation",
+        {"similarity": table},
+        fig,
+        f"NLRN Fig. 4: correlation maps of the centre pixel of a {q}x{q} window of Set12 Lena "
+        "(sigma 25) per recurrent state; the table gives, per query pixel and state, the "
+        "weight on pixels whose clean value is within 10 grey levels of the query's (mass) "
+        "against their share of the window (lift > 1: similar pixels are favoured).",
+    )
+
+
+# --------------------------------------------------------------------------- curves
+
+
+def curve_end_points(exp: Experiment, budget: str, device: str | None = None) -> FigureResult:
+    """Per run: last loss, best and last validation PSNR (RED-Net's curve captions)."""
+    logs = learning_curves(exp, budget)
+    if not logs:
+        raise FigureInputMissing(f"{exp.id}: no training logs at budget {budget!r}")
+    return FigureResult(
+        "curve_end_points",
+        {"end_points": analysis.final_values(logs)},
+        None,
+        "End points of the learning curves: last training loss, best and last validation PSNR.",
+    )
+
+
+FIGURES: dict[str, Callable[..., FigureResult]] = {
+    f.__name__: f
+    for f in (
+        memnet_fig4_spectra,
+        memnet_fig5_gate_norms,
+        memnet_fig6_intermediate,
+        nlrn_fig4_correlation,
+        curve_end_points,
+    )
+}
+
+
+def make(name: str, exp: Experiment, budget: str, device: str | None = None) -> FigureResult:
+    """Compute figure ``name`` for ``exp`` at ``budget`` and write its tables as CSV."""
+    if name not in FIGURES:
+        raise KeyError(f"unknown analysis {name!r}; known: {', '.join(sorted(FIGURES))}")
+    result = FIGURES[name](exp, budget, device)
+    out = output_dir(exp, budget)
+    out.mkdir(parents=True, exist_ok=True)
+    for part, table in result.tables.items():
+        suffix = "" if len(result.tables) == 1 else f"_{part}"
+        table.to_csv(out / f"{name}{suffix}.csv", index=False)
+    return result

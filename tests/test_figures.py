@@ -1,0 +1,60 @@
+"""The figure analyses run end to end on smoke-trained models of real registry entries."""
+
+from __future__ import annotations
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from reprolib import experiments, figures, train
+
+matplotlib.use("Agg")
+
+
+def _train_runs(exp: experiments.Experiment, names: list[str]) -> None:
+    for r in exp.runs:
+        if r.name in names:
+            rec = exp.recipe_for(r, "smoke")
+            train.train(rec, None, exp.run_dir(r, "smoke"), device="cpu", progress=False)
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch, data_root):
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    return tmp_path
+
+
+def test_memnet_figures_from_trained_runs(results):
+    exp = experiments.get("memnet/table1")
+    with pytest.raises(figures.FigureInputMissing, match="MemNet"):
+        figures.make("memnet_fig5_gate_norms", exp, "smoke")
+    _train_runs(exp, ["MemNet", "MemNet_NL"])
+    out = figures.output_dir(exp, "smoke")
+
+    spectra = figures.make("memnet_fig4_spectra", exp, "smoke")
+    diffs = pd.read_csv(out / "memnet_fig4_spectra_differences.csv")
+    assert diffs.case.nunique() == 4  # the four cases of Fig. 4(c)
+    s = spectra.tables["spectra"]
+    assert s.output.nunique() == 4 and (s.power >= 0).all()
+
+    norms = figures.make("memnet_fig5_gate_norms", exp, "smoke").tables["norms"]
+    assert set(norms.source) == {"long-term", "short-term"}
+    assert norms.norm_scaled.between(0, 1).all()
+
+    figures.make("memnet_fig6_intermediate", exp, "smoke")
+    fig6 = pd.read_csv(out / "memnet_fig6_intermediate.csv")
+    blocks = exp.recipe_for(exp.runs[0], "smoke").model_kwargs["num_blocks"]
+    assert len(fig6) == blocks + 1 and fig6.psnr.notna().all()
+
+
+def test_nlrn_correlation_figure_and_curve_end_points(results):
+    exp = experiments.get("nlrn/table4")
+    _train_runs(exp, ["NLRN"])
+    res = figures.make("nlrn_fig4_correlation", exp, "smoke")
+    table = res.tables["similarity"]
+    assert len(table) == 3 * table.state.nunique()
+    assert table.mass_similar.between(0, 1 + 1e-5).all()
+    ends = figures.make("curve_end_points", exp, "smoke").tables["end_points"]
+    assert list(ends.run) == ["NLRN"]
+    with pytest.raises(KeyError, match="unknown analysis"):
+        figures.make("no_such_figure", exp, "smoke")
