@@ -32,6 +32,8 @@ REGISTRY = REPO_ROOT / "experiments.yaml"
 TRAIN_NOTEBOOK = "notebooks/train.ipynb"
 SMOKE_EVAL_LIMIT = 2  # smoke runs score the first 2 images of each test set (CI)
 REPORT_NOTEBOOK = "notebooks/experiment_report.ipynb"
+#: A run whose mean PSNR is less than this above its degraded input's learned nothing.
+MIN_GAIN_DB = 0.1
 
 
 @dataclass(frozen=True)
@@ -254,11 +256,53 @@ def run_metrics(exp: Experiment, budget: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def _identity(x: Any) -> Any:
+    return x
+
+
+def input_baseline(exp: Experiment, budget: str, progress: bool = False) -> pd.DataFrame:
+    """PSNR/SSIM of the degraded input itself (the bicubic upsampling, noisy or JPEG image) on
+    every cell the entry's runs were scored on, over the same images.
+
+    It is the floor any trained model must clear: a run that does not beat it learned nothing
+    (e.g. a residual branch that collapsed to zero), and the entry's findings then say nothing
+    about the paper. Cached in ``<budget>/input_baseline.csv``; only new cells are measured.
+    """
+    from reprolib.train import score_restorer  # train imports torch; keep this module light
+
+    m = run_metrics(exp, budget)
+    cols = ["protocol", "dataset", "setting", "n_images"]
+    if m.empty:
+        return pd.DataFrame(columns=[*cols, "psnr", "ssim"])
+    path = exp.folder / budget / "input_baseline.csv"
+    old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=[*cols, "psnr", "ssim"])
+    cells = m[cols].drop_duplicates()
+    new = cells.merge(old[cols], how="left", on=cols, indicator=True)
+    rows = [old]
+    for _, c in new[new["_merge"] == "left_only"].iterrows():
+        per_image = score_restorer(
+            _identity, "input", c["dataset"], c["setting"], c["protocol"],
+            limit=int(c["n_images"]), progress=progress,
+        )  # fmt: skip
+        rows.append(pd.DataFrame([{**c[cols].to_dict(), "psnr": per_image["psnr"].mean(),
+                                   "ssim": per_image["ssim"].mean()}]))  # fmt: skip
+    out = pd.concat([r for r in rows if not r.empty], ignore_index=True)
+    if len(rows) > 1:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        out.to_csv(path, index=False, float_format="%.6f")
+    return out
+
+
 def summary(exp: Experiment, budget: str) -> pd.DataFrame:
-    """Measured vs claimed in the shared shape, plus the budget columns."""
+    """Measured vs claimed in the shared shape, plus the budget columns and ``input`` (the
+    degraded input's own score on that cell, :func:`input_baseline`) with ``gain`` over it."""
     m = run_metrics(exp, budget)
     if m.empty:
         return m
+    base = input_baseline(exp, budget).melt(
+        id_vars=["dataset", "setting", "n_images"], value_vars=["psnr", "ssim"],
+        var_name="metric", value_name="input",
+    )  # fmt: skip
     long = m.melt(
         id_vars=["dataset", "setting", "method", "run", "n_images", "budget", "iterations",
                  "wall_s", "hardware"],
@@ -275,25 +319,41 @@ def summary(exp: Experiment, budget: str) -> pd.DataFrame:
               "iterations", "wall_s", "hardware"]],
         on=["paper", "table", "dataset", "setting", "method", "metric"], how="left",
     )  # fmt: skip
+    long_n = long[["dataset", "setting", "method", "metric", "n_images"]].drop_duplicates()
+    out = out.drop(columns="n_images", errors="ignore").merge(
+        long_n, on=["dataset", "setting", "method", "metric"], how="left"
+    )
+    out = out.merge(base, on=["dataset", "setting", "n_images", "metric"], how="left")
+    out["gain"] = out["measured"] - out["input"]
     return out
 
 
 def check_findings(exp: Experiment, budget: str, measured: pd.DataFrame) -> pd.DataFrame:
     """Verdict per finding listed under the entry's ``checks``.
 
-    Check kinds (all on the mean over the entry's evaluation cells unless ``per_cell``):
+    A verdict is ``conclusive`` only when every run it compares beats its degraded input by
+    :data:`MIN_GAIN_DB` in mean PSNR (``gain``, see :func:`summary`): ranking models that learned
+    nothing says nothing about the paper.
+    Check kinds (all on the mean over the entry's evaluation cells):
     ``order`` - the listed runs rank in this order (best first) by ``metric``;
     ``increasing`` - the metric does not fall along the listed runs (within ``slack`` dB);
     ``peak`` - the listed run is the best of all runs;
     ``interior_peak`` - along the listed runs (a sweep) the best is neither end.
     """
+    columns = ["claim_id", "holds", "budget", "evidence", "conclusive"]
     rows = []
     if measured.empty:
-        return pd.DataFrame(columns=["claim_id", "holds", "budget", "evidence"])
+        return pd.DataFrame(columns=columns)
     for c in exp.checks:
         metric = c.get("metric", "psnr")
         m = measured[measured["metric"] == metric]
-        mean = m.groupby("run" if "run" in m else "method")["measured"].mean()
+        key = "run" if "run" in m else "method"
+        mean = m.groupby(key)["measured"].mean()
+        failed = []
+        if "gain" in measured:
+            psnr = measured[measured["metric"] == "psnr"]
+            gain = psnr.groupby(key)["gain"].mean()
+            failed = [r for r in c.get("runs", [c.get("run")]) if gain.get(r, 99.0) < MIN_GAIN_DB]
         if c["kind"] == "order":
             vals = [mean.get(r) for r in c["runs"]]
             holds = all(a is not None and b is not None and a > b for a, b in zip(vals, vals[1:]))
@@ -310,11 +370,17 @@ def check_findings(exp: Experiment, budget: str, measured: pd.DataFrame) -> pd.D
         else:
             raise ValueError(f"unknown check kind {c['kind']!r} in {exp.id}")
         shown = ", ".join(f"{k} {v:.3f}" for k, v in mean.items())
+        evidence = f"mean {metric}: {shown}"
+        if failed:
+            evidence = (
+                f"inconclusive: {', '.join(failed)} did not beat the degraded input by "
+                f"{MIN_GAIN_DB} dB (training failed at this budget); {evidence}"
+            )
         rows.append(
             {"claim_id": c["finding"], "holds": bool(holds), "budget": budget,
-             "evidence": f"mean {metric}: {shown}"}
+             "evidence": evidence, "conclusive": not failed}
         )  # fmt: skip
-    return pd.DataFrame(rows, columns=["claim_id", "holds", "budget", "evidence"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def report(eid: str, budget: str) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -20,22 +20,29 @@ use_style()
 
 
 def style_comparison(summary: pd.DataFrame, columns: list[str] | None = None):
-    """A claimed-vs-measured table: diff coloured red/green, out-of-tolerance cells marked."""
+    """A claimed-vs-measured table: diff coloured red/green, out-of-tolerance cells marked, and
+    a ``gain`` over the degraded input under 0.1 dB (a run that learned nothing) in red."""
     cols = columns or [
         c
         for c in [
             "paper", "table", "dataset", "setting", "method", "metric", "claimed", "measured",
-            "diff", "tolerance", "within_tolerance", "n_images",
+            "diff", "tolerance", "within_tolerance", "input", "gain", "n_images",
         ]
         if c in summary
     ]  # fmt: skip
     df = summary[cols].reset_index(drop=True)
-    fmt = {"claimed": "{:.4f}", "measured": "{:.4f}", "diff": "{:+.4f}", "tolerance": "{:.3f}"}
+    fmt = {"claimed": "{:.4f}", "measured": "{:.4f}", "diff": "{:+.4f}", "tolerance": "{:.3f}",
+           "input": "{:.4f}", "gain": "{:+.4f}"}  # fmt: skip
     styler = df.style.format({k: v for k, v in fmt.items() if k in df}, na_rep="-")
     if "diff" in df:
         lim = float(np.nanmax(np.abs(df["diff"]))) if df["diff"].notna().any() else 1.0
         styler = styler.background_gradient(
             subset=["diff"], cmap="RdYlGn", vmin=-max(lim, 1e-3), vmax=max(lim, 1e-3)
+        )
+    if "gain" in df:  # a run no better than its degraded input learned nothing
+        styler = styler.map(
+            lambda v: "font-weight: bold; color: #b00" if v == v and v < 0.1 else "",
+            subset=["gain"],
         )
     if "within_tolerance" in df:
         styler = styler.map(

@@ -7,6 +7,9 @@ Statuses (issue #5):
 * ``direction only (reduced budget)`` - measured at a reduced training budget; the absolute
   value is not comparable, but the paper's finding about it (an ordering or trend) holds;
 * ``not reproduced`` - measured, and outside tolerance, or the finding does not hold;
+* ``inconclusive (training failed)`` - a run the finding compares did not beat its own degraded
+  input (``reprolib.experiments.MIN_GAIN_DB``): it learned nothing at that budget, so ranking it
+  says nothing about the paper;
 * ``not attempted`` - no measurement; the reason says why (data not available, a cited
   competitor that this study does not re-implement, training not yet run at this budget).
 
@@ -22,7 +25,11 @@ import pandas as pd
 
 from reprolib import claims
 
-STATUSES = ("reproduced", "direction only (reduced budget)", "not reproduced", "not attempted")
+INCONCLUSIVE = "inconclusive (training failed)"
+STATUSES = (
+    "reproduced", "direction only (reduced budget)", "not reproduced", INCONCLUSIVE,
+    "not attempted",
+)  # fmt: skip
 COLUMNS = [
     "claim_id", "paper", "table", "dataset", "setting", "method", "metric", "claimed",
     "measured", "budget", "status", "reason",
@@ -81,8 +88,9 @@ def measurements() -> pd.DataFrame:
     if "budget" not in m:
         m["budget"] = None
     m["budget"] = m["budget"].fillna("none (no training)")
-    if "within_tolerance" not in m:
-        m["within_tolerance"] = None
+    for col in ("within_tolerance", "tolerance"):  # only protocol checks state a tolerance
+        if col not in m:
+            m[col] = None
     for col in KEY:
         m[col] = m[col].astype(str)
     m["_rank"] = m["budget"].map(BUDGET_RANK).fillna(9)
@@ -115,9 +123,17 @@ def _not_attempted_reason(row: pd.Series) -> str:
     return "cited result of another method, not re-implemented in this study"
 
 
-def _table_findings(verdicts: pd.DataFrame, findings: pd.DataFrame) -> dict[tuple, bool]:
-    """(paper, table) -> whether the findings on that table that were checked all hold."""
-    out: dict[tuple, list[bool]] = {}
+def _inconclusive(verdict: pd.Series) -> bool:
+    """Whether an experiment flagged the verdict inconclusive (older files lack the column)."""
+    return str(verdict.get("conclusive", "True")).strip().lower() == "false"
+
+
+def _table_findings(verdicts: pd.DataFrame, findings: pd.DataFrame) -> dict[tuple, bool | None]:
+    """(paper, table) -> whether the findings on that table that were checked all hold
+    (``None`` when one of them is inconclusive)."""
+    out: dict[tuple, list[bool | None]] = {}
+    verdicts = verdicts.assign(holds=[None if _inconclusive(v) else bool(v["holds"])
+                                      for _, v in verdicts.iterrows()])  # fmt: skip
     checked = findings.merge(verdicts[["claim_id", "holds"]], on="claim_id")
     for _, f in checked.iterrows():
         for part in str(f["source"]).replace(",", ";").split(";"):
@@ -125,8 +141,9 @@ def _table_findings(verdicts: pd.DataFrame, findings: pd.DataFrame) -> dict[tupl
             if part.startswith("table "):
                 number = part.split()[1].replace("iv", "4").replace("iii", "3")
                 number = number.replace("ii", "2").replace("i", "1")
-                out.setdefault((f["paper"], f"table{number}"), []).append(bool(f["holds"]))
-    return {k: all(v) for k, v in out.items()}
+                holds = None if pd.isna(f["holds"]) else bool(f["holds"])
+                out.setdefault((f["paper"], f"table{number}"), []).append(holds)
+    return {k: None if None in v else all(v) for k, v in out.items()}
 
 
 def build() -> pd.DataFrame:
@@ -153,9 +170,14 @@ def build() -> pd.DataFrame:
                 f"({r['source']})"
             )
         else:
-            holds = by_table.get((r["paper"], r["table"]))
-            status.append("direction only (reduced budget)" if holds else "not reproduced")
-            verdict = {True: "hold", False: "do not hold", None: "are not checked yet"}[holds]
+            key = (r["paper"], r["table"])
+            holds = by_table.get(key)
+            if key in by_table and holds is None:
+                status.append(INCONCLUSIVE)
+                verdict = "are inconclusive (a compared run learned nothing)"
+            else:
+                status.append("direction only (reduced budget)" if holds else "not reproduced")
+                verdict = {True: "hold", False: "do not hold", None: "are not checked yet"}[holds]
             reason.append(
                 f"{r['budget']} budget: absolute value not comparable; the table's findings "
                 f"{verdict} ({r['source']})"
@@ -170,7 +192,9 @@ def build() -> pd.DataFrame:
             st, why, budget = "not attempted", "no experiment checks this finding yet", None
         else:
             budget = r["budget"]
-            if not bool(r["holds"]):
+            if _inconclusive(r):
+                st = INCONCLUSIVE
+            elif not bool(r["holds"]):
                 st = "not reproduced"
             elif budget in COMPARABLE:
                 st = "reproduced"

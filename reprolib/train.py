@@ -278,6 +278,20 @@ def _measure(
     progress: bool = False,
 ) -> pd.DataFrame:
     fn = _restorer(model, device, tile, ensemble)
+    return score_restorer(fn, name, dataset, setting, protocol, limit=limit, progress=progress)
+
+
+def score_restorer(
+    fn: Callable[[np.ndarray], np.ndarray],
+    name: str,
+    dataset: str,
+    setting: str,
+    protocol: str,
+    *,
+    limit: int | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Per-image scores of any restorer on one evaluation cell, proxy tasks included."""
     if setting in PROXY_TASKS:
         return measure_proxy(fn, dataset, setting, limit=limit, method_name=name,
                              progress=progress)  # fmt: skip

@@ -123,6 +123,8 @@ write(
             "- **direction only (reduced budget)**: trained with a reduced budget; the value is "
             "not comparable, the paper's ordering/trend holds;\n"
             "- **not reproduced**: measured, outside tolerance or the finding fails;\n"
+            "- **inconclusive (training failed)**: a compared run did not beat its degraded "
+            "input;\n"
             "- **not attempted**: the reason column says why."
         ),
         parameters('out = "results/scoreboard.csv"  # relative to the repository root'),
@@ -189,6 +191,7 @@ write(
         hidden(
             "for _, f in findings.iterrows():\n"
             '    glue(f"{experiment}-{budget}-{f.claim_id}", '
+            '"inconclusive" if not bool(f.get("conclusive", True)) else '
             '"holds" if f.holds else "does not hold", display=False)\n'
             "findings"
         ),

@@ -42,6 +42,39 @@ def test_increasing_allows_slack():
     assert experiments.check_findings(exp, "cpu", _measured({"A": 30.0, "B": 29.97})).holds[0]
 
 
+def test_a_verdict_over_runs_that_did_not_beat_their_input_is_inconclusive():
+    exp = _exp([{"finding": "f", "kind": "order", "runs": ["A", "B"]}])
+    m = _measured({"A": 30.0, "B": 29.0, "C": 20.0}).assign(gain=[2.0, 0.05, -9.0])
+    got = experiments.check_findings(exp, "cpu", m)
+    assert got.holds[0] and not got.conclusive[0]
+    assert got.evidence[0].startswith("inconclusive: B did not beat the degraded input")
+    m["gain"] = [2.0, 0.5, -9.0]  # C failed but is not compared by this check
+    got = experiments.check_findings(exp, "cpu", m)
+    assert got.conclusive[0] and got.evidence[0].startswith("mean psnr")
+
+
+def test_input_baseline_scores_the_degraded_input_on_the_cells_the_runs_were_scored_on(
+    monkeypatch, tmp_path
+):
+    shutil.copytree(experiments.claims.claims_dir(), tmp_path / "claims")
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    exp = Experiment("p/t", "t", "p", (Run("A", "r"),), {})
+    run_dir = exp.run_dir(exp.runs[0], "cpu")
+    run_dir.mkdir(parents=True)
+    (run_dir / "train_summary.json").write_text("{}")
+    pd.DataFrame(
+        [{"protocol": "memnet_sr", "dataset": "Set5", "setting": "x2", "psnr": 35.0,
+          "ssim": 0.95, "n_images": 5}]
+    ).to_csv(run_dir / "metrics.csv", index=False)  # fmt: skip
+    base = experiments.input_baseline(exp, "cpu")
+    # Bicubic x2 on Set5 under MemNet's protocol: 33.66 dB in MemNet Table 4.
+    assert base.psnr[0] == pytest.approx(33.66, abs=0.02)
+    assert (run_dir.parent / "input_baseline.csv").exists()
+    summ = experiments.summary(exp, "cpu")
+    gain = summ.set_index("metric").loc["psnr", "gain"]
+    assert gain == pytest.approx(35.0 - base.psnr[0])
+
+
 def test_unknown_ids_and_budgets_are_rejected():
     with pytest.raises(KeyError, match="unknown experiment"):
         experiments.get("memnet/table99")

@@ -1,0 +1,43 @@
+"""The claims scoreboard: statuses computed from results/ summaries and finding verdicts."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+
+from reprolib import claims, scoreboard
+
+
+def _board(monkeypatch, tmp_path, conclusive: bool, holds: bool) -> pd.DataFrame:
+    shutil.copytree(claims.claims_dir(), tmp_path / "claims")
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    folder = tmp_path / "memnet" / "table1"
+    folder.mkdir(parents=True)
+    pd.DataFrame(
+        [{"paper": "memnet", "table": "table1", "dataset": "Set5", "setting": "x3",
+          "method": "MemNet", "metric": "psnr", "claimed": 34.09, "measured": 31.0,
+          "diff": -3.09, "n_images": 5, "budget": "cpu"}]
+    ).to_csv(folder / "summary.csv", index=False)  # fmt: skip
+    pd.DataFrame(
+        [{"claim_id": "memnet-tab1-connections", "holds": holds, "budget": "cpu",
+          "evidence": "e", "conclusive": conclusive}]
+    ).to_csv(folder / "findings.csv", index=False)  # fmt: skip
+    return scoreboard.build().set_index("claim_id")
+
+
+def test_a_reduced_budget_cell_takes_its_tables_finding_verdict(monkeypatch, tmp_path):
+    board = _board(monkeypatch, tmp_path, conclusive=True, holds=True)
+    assert board.loc["memnet-table1-Set5-x3-MemNet-psnr", "status"] == (
+        "direction only (reduced budget)"
+    )
+    assert board.loc["memnet-tab1-connections", "status"] == "direction only (reduced budget)"
+    # A cell the paper claims but nothing measured stays "not attempted" with a reason.
+    assert board.loc["memnet-table1-Set5-x3-MemNet_NL-psnr", "status"] == "not attempted"
+
+
+def test_a_finding_over_runs_that_learned_nothing_is_inconclusive_not_failed(monkeypatch, tmp_path):
+    board = _board(monkeypatch, tmp_path, conclusive=False, holds=False)
+    assert board.loc["memnet-tab1-connections", "status"] == scoreboard.INCONCLUSIVE
+    assert board.loc["memnet-table1-Set5-x3-MemNet-psnr", "status"] == scoreboard.INCONCLUSIVE
+    assert "inconclusive" in board.loc["memnet-table1-Set5-x3-MemNet-psnr", "reason"]
