@@ -201,7 +201,8 @@ def _memnet(task: str) -> Recipe:
     }[task]  # fmt: skip
     return Recipe(
         name=f"memnet_{task}", family="memnet", paper="Tai et al., MemNet, ICCV 2017",
-        model="memnet_m6r6", task=task, patch=31, batch=64, iterations=600_000,
+        model="memnet_m6r6", model_kwargs=dict(recon_bn_per_block=True), task=task, patch=31,
+        batch=64, iterations=600_000,
         optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4, schedule="multistep",
         milestones=(200_000, 400_000), gamma=0.1, clip="value_over_lr", clip_value=0.01,
         loss="model", val_limit=3, val_every=20_000, ckpt_every=5_000, log_every=200,

@@ -352,8 +352,15 @@ def load_model(
         raise FileNotFoundError(f"no {MODEL} or {CHECKPOINT} at {run}")
     payload = torch.load(p, map_location="cpu", weights_only=False)
     recipe = recipe_from_dict(payload["recipe"])
-    model = build_model(recipe)
     state = payload["model"]
+    if (
+        recipe.family == "memnet"
+        and "recon_bn_per_block" not in recipe.model_kwargs
+        and "reconnet.act.1.0.weight" not in state
+        and recipe.model_kwargs.get("multi_supervised", True)
+    ):  # saved before a BN per ReconNet block became MemNet's default: one shared BN
+        recipe = with_overrides(recipe, {"recon_bn_per_block": False})
+    model = build_model(recipe)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     dev = torch.device(device) if device else torch.device("cpu")
     return model.to(dev).eval(), recipe

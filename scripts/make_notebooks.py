@@ -181,9 +181,18 @@ write(
         md("## Training budget of each run"),
         hidden(
             "metrics = experiments.run_metrics(exp, budget)\n"
-            'cols = ["method", "budget", "iterations", "patches_seen", "wall_s", '
+            'cols = ["run", "method", "budget", "iterations", "patches_seen", "wall_s", '
             '"hardware"]\n'
-            'metrics[cols].drop_duplicates("method").reset_index(drop=True)'
+            'runs = metrics[cols].drop_duplicates("run").reset_index(drop=True)\n'
+            "current = {r.name: experiments.is_current(exp, r, budget) for r in exp.runs}\n"
+            'runs["current"] = runs["run"].map(current)\n'
+            'if not runs["current"].all():\n'
+            "    display(Markdown(\n"
+            '        "Runs marked `current = False` were trained from an earlier recipe or model "\n'
+            '        "default; `reprolib run " + experiment + " --budget " + budget + "` retrains "\n'
+            '        "them."\n'
+            "    ))\n"
+            "runs"
         ),
         md("## Claimed vs measured"),
         hidden("plotting.style_comparison(summary) if len(summary) else 'no runs yet'"),

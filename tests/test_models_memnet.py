@@ -164,3 +164,31 @@ def test_build_registered(name: str) -> None:
     x = torch.rand(1, 1, 5, 4)
     with torch.no_grad():
         assert model.eval()(x).shape == x.shape
+
+
+def _eval_and_train_losses(recon_bn_per_block: bool) -> tuple[float, float]:
+    """Final-output losses in eval and train mode after 60 Adam steps on one fixed batch."""
+    torch.manual_seed(0)
+    target = torch.nn.functional.avg_pool2d(torch.rand(8, 1, 16, 16), 5, 1, 2)
+    inp = target + 0.05 * torch.randn_like(target)
+    model = MemNet(2, 2, 16, recon_bn_per_block=recon_bn_per_block)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    for _ in range(60):
+        opt.zero_grad()
+        model.compute_loss(inp, target).backward()
+        opt.step()
+    with torch.no_grad():
+        train_loss = euclidean_loss(model(inp), target).item()
+        model.eval()
+        eval_loss = euclidean_loss(model(inp), target).item()
+    return eval_loss, train_loss
+
+
+def test_a_reconnet_bn_per_block_keeps_the_eval_output_the_trained_one() -> None:
+    # One BN shared by all blocks averages their feature statistics into its running estimates,
+    # so the eval-mode output departs from the trained one; hence the default (per block).
+    eval_loss, train_loss = _eval_and_train_losses(recon_bn_per_block=True)
+    assert eval_loss < 1.2 * train_loss
+    eval_loss, train_loss = _eval_and_train_losses(recon_bn_per_block=False)
+    assert eval_loss > 1.4 * train_loss
+    assert MemNet(2, 2, 8).reconnet.act.__len__() == 2  # the default

@@ -273,3 +273,18 @@ def test_recipe_diff_training_only_ignores_the_test_grid_and_citations():
     assert recipe_diff(a, with_overrides(b, {"lr": 0.5}), training_only=True) == [
         f"lr: {a.lr!r} -> 0.5"
     ]
+
+
+def test_memnet_weights_saved_with_one_shared_reconnet_bn_still_load(tmp_path):
+    from reprolib.models import build
+    from reprolib.train import load_model, resolve_recipe
+
+    recipe = resolve_recipe("memnet_sr", "smoke", None)
+    saved = recipes.recipe_to_dict(recipe)
+    saved["model_kwargs"].pop("recon_bn_per_block")  # as written before the default changed
+    old = build(recipe.model, **{**recipe.model_kwargs, "recon_bn_per_block": False})
+    torch.save({"recipe": saved, "model": old.state_dict()}, tmp_path / "model.pt")
+    model, loaded = load_model(tmp_path)
+    assert len(model.reconnet.act) == 1 and loaded.model_kwargs["recon_bn_per_block"] is False
+    x = torch.rand(1, 1, 12, 12)
+    assert torch.allclose(model(x), old.eval()(x))

@@ -23,8 +23,11 @@ code's behaviour is a keyword (all listed in ``reprolib/differences/memnet.yaml`
 
 * ``input_bn_relu=True``: BN-ReLU applied to the input image before FENet's conv (code);
   the paper's FENet is a plain conv on the image (Sec. 3.1), as in the pre-activation ResNet.
-* ``recon_bn_per_block=True``: one ReconNet conv shared by all blocks but a separate BN for each
-  block (code); the paper sends every block to "the same reconstruction net" (Sec. 3.3).
+* ``recon_bn_per_block``: one ReconNet conv shared by all blocks but a separate BN for each
+  block (code). The one exception to "paper by default": the paper sends every block to "the same
+  reconstruction net" (Sec. 3.3), but a BN shared by blocks with different feature statistics
+  gives an eval-mode output unlike the trained one, so the code's choice is the default here
+  (``False`` restores the wholly shared ReconNet).
 * ``supervision="code"``: learned output weights initialised to 1 (a sum) and every one of the
   ``M + 1`` Euclidean losses with weight 1 (code); the paper averages (``w_m = 1/M`` at start) and
   weighs the losses with ``alpha = 1/(M+1)`` (Eq. 12, Sec. 5.1).
@@ -216,7 +219,9 @@ class MemNet(nn.Module):
         long_term: keep the long-term memory in the gates (``False``: MemNet_NL, Sec. 5.2).
         short_term: keep the first ``R - 1`` recursions in the gates (``False``: MemNet_NS).
         input_bn_relu: BN-ReLU on the input image before FENet's conv (released code).
-        recon_bn_per_block: one ReconNet BN per block in front of the shared conv (released code).
+        recon_bn_per_block: one ReconNet BN per block in front of the shared conv (released code;
+            the default here: with one shared BN, its running statistics mix the M blocks'
+            feature distributions and the eval-mode output departs from the trained one).
         supervision: ``"paper"``: ``w_m = 1/M`` at start (weighted averaging) and the loss of
             Eq. 12 with ``alpha``; ``"code"``: ``w_m = 1`` at start and every loss with weight 1.
         alpha: the loss weight of Eq. 12; ``None`` means ``1/(M+1)`` (Sec. 5.1).
@@ -235,7 +240,7 @@ class MemNet(nn.Module):
         long_term: bool = True,
         short_term: bool = True,
         input_bn_relu: bool = False,
-        recon_bn_per_block: bool = False,
+        recon_bn_per_block: bool = True,
         supervision: str = "paper",
         alpha: float | None = None,
     ) -> None:
