@@ -331,13 +331,13 @@ def summary(exp: Experiment, budget: str) -> pd.DataFrame:
 def check_findings(exp: Experiment, budget: str, measured: pd.DataFrame) -> pd.DataFrame:
     """Verdict per finding listed under the entry's ``checks``.
 
-    A verdict is ``conclusive`` only when every run it compares beats its degraded input by
-    :data:`MIN_GAIN_DB` in mean PSNR (``gain``, see :func:`summary`): ranking models that learned
-    nothing says nothing about the paper.
+    A verdict is ``conclusive`` only when every run it compares was measured and beats its
+    degraded input by :data:`MIN_GAIN_DB` in mean PSNR (``gain``, see :func:`summary`): ranking
+    models that learned nothing, or a sweep with holes, says nothing about the paper.
     Check kinds (all on the mean over the entry's evaluation cells):
     ``order`` - the listed runs rank in this order (best first) by ``metric``;
     ``increasing`` - the metric does not fall along the listed runs (within ``slack`` dB);
-    ``peak`` - the listed run is the best of all runs;
+    ``peak`` - the listed run is the best of all the entry's runs;
     ``interior_peak`` - along the listed runs (a sweep) the best is neither end.
     """
     columns = ["claim_id", "holds", "budget", "evidence", "conclusive"]
@@ -349,12 +349,16 @@ def check_findings(exp: Experiment, budget: str, measured: pd.DataFrame) -> pd.D
         m = measured[measured["metric"] == metric]
         key = "run" if "run" in m else "method"
         mean = m.groupby(key)["measured"].mean()
+        compared = c.get("runs") or [r.name for r in exp.runs]  # peak: against every run
+        missing = [r for r in compared if r not in mean]
         failed = []
         if "gain" in measured:
             psnr = measured[measured["metric"] == "psnr"]
             gain = psnr.groupby(key)["gain"].mean()
-            failed = [r for r in c.get("runs", [c.get("run")]) if gain.get(r, 99.0) < MIN_GAIN_DB]
-        if c["kind"] == "order":
+            failed = [r for r in compared if gain.get(r, 99.0) < MIN_GAIN_DB]
+        if missing:
+            holds = False
+        elif c["kind"] == "order":
             vals = [mean.get(r) for r in c["runs"]]
             holds = all(a is not None and b is not None and a > b for a, b in zip(vals, vals[1:]))
         elif c["kind"] == "increasing":
@@ -376,9 +380,11 @@ def check_findings(exp: Experiment, budget: str, measured: pd.DataFrame) -> pd.D
                 f"inconclusive: {', '.join(failed)} did not beat the degraded input by "
                 f"{MIN_GAIN_DB} dB (training failed at this budget); {evidence}"
             )
+        if missing:
+            evidence = f"inconclusive: {', '.join(missing)} not run at this budget; {evidence}"
         rows.append(
             {"claim_id": c["finding"], "holds": bool(holds), "budget": budget,
-             "evidence": evidence, "conclusive": not failed}
+             "evidence": evidence, "conclusive": not (failed or missing)}
         )  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 

@@ -53,6 +53,18 @@ def test_a_verdict_over_runs_that_did_not_beat_their_input_is_inconclusive():
     assert got.conclusive[0] and got.evidence[0].startswith("mean psnr")
 
 
+def test_a_verdict_with_a_compared_run_missing_is_inconclusive():
+    exp = _exp(
+        [
+            {"finding": "f-inc", "kind": "increasing", "runs": ["A", "B", "C"]},
+            {"finding": "f-peak", "kind": "peak", "run": "A"},
+        ]
+    )
+    got = experiments.check_findings(exp, "cpu", _measured({"A": 30.0, "B": 29.0}))
+    assert not got.conclusive.any() and not got.holds.any()
+    assert got.evidence[0].startswith("inconclusive: C not run at this budget")
+
+
 def test_input_baseline_scores_the_degraded_input_on_the_cells_the_runs_were_scored_on(
     monkeypatch, tmp_path
 ):
