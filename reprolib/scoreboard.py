@@ -7,9 +7,9 @@ Statuses (issue #5):
 * ``direction only (reduced budget)`` - measured at a reduced training budget; the absolute
   value is not comparable, but the paper's finding about it (an ordering or trend) holds;
 * ``not reproduced`` - measured, and outside tolerance, or the finding does not hold;
-* ``inconclusive (training failed)`` - a run the finding compares did not beat its own degraded
-  input (``reprolib.experiments.MIN_GAIN_DB``): it learned nothing at that budget, so ranking it
-  says nothing about the paper;
+* ``inconclusive`` - a run the finding compares did not beat its own degraded input
+  (``reprolib.experiments.MIN_GAIN_DB``: it learned nothing at that budget) or has not been run
+  yet, so the verdict says nothing about the paper; the reason says which;
 * ``not attempted`` - no measurement; the reason says why (data not available, a cited
   competitor that this study does not re-implement, training not yet run at this budget).
 
@@ -25,7 +25,7 @@ import pandas as pd
 
 from reprolib import claims
 
-INCONCLUSIVE = "inconclusive (training failed)"
+INCONCLUSIVE = "inconclusive"
 STATUSES = (
     "reproduced", "direction only (reduced budget)", "not reproduced", INCONCLUSIVE,
     "not attempted",
@@ -174,7 +174,7 @@ def build() -> pd.DataFrame:
             holds = by_table.get(key)
             if key in by_table and holds is None:
                 status.append(INCONCLUSIVE)
-                verdict = "are inconclusive (a compared run learned nothing)"
+                verdict = "are inconclusive (a compared run learned nothing or has not run)"
             else:
                 status.append("direction only (reduced budget)" if holds else "not reproduced")
                 verdict = {True: "hold", False: "do not hold", None: "are not checked yet"}[holds]

@@ -123,8 +123,8 @@ write(
             "- **direction only (reduced budget)**: trained with a reduced budget; the value is "
             "not comparable, the paper's ordering/trend holds;\n"
             "- **not reproduced**: measured, outside tolerance or the finding fails;\n"
-            "- **inconclusive (training failed)**: a compared run did not beat its degraded "
-            "input;\n"
+            "- **inconclusive**: a compared run did not beat its degraded input, or has not "
+            "run;\n"
             "- **not attempted**: the reason column says why."
         ),
         parameters('out = "results/scoreboard.csv"  # relative to the repository root'),
