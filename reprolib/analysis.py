@@ -519,8 +519,8 @@ def learning_curve_table(logs: dict[str, pd.DataFrame], window: int = 10) -> pd.
 def final_values(logs: dict[str, pd.DataFrame] | pd.DataFrame) -> pd.DataFrame:
     """Per run: the last logged loss and the best and last validation PSNR.
 
-    RED-Net reports curve end points this way, e.g. Fig. 7: "the PSNR at the last iteration for
-    the curves are: 25.08, 24.59, 25.30 and 25.21"; Sec. 4.1 compares runs by training loss
+    RED-Net reports curve end points this way (Fig. 7 lists "the PSNR at the last iteration" of
+    each curve; the values are in results/claims); Sec. 4.1 compares runs by training loss
     and by PSNR upon convergence (Fig. 2). ``logs`` is a dict of ``log.csv`` frames or the
     table of :func:`learning_curve_table`. Columns ``run``, ``iteration`` (last logged),
     ``loss`` (last logged), ``best_val_psnr``, ``best_val_iteration``, ``last_val_psnr``,

@@ -15,7 +15,8 @@ from reprolib import protocols
 from reprolib.evaluate import Restorer
 
 
-def _identity(x: np.ndarray) -> np.ndarray:
+def identity(x: np.ndarray) -> np.ndarray:
+    """The degraded input as its own restoration (the Bicubic, JPEG and Noisy columns)."""
     return x
 
 
@@ -73,7 +74,7 @@ def restorer(method: str, setting: str) -> Restorer:
     if not valid[method]:
         raise ValueError(f"baseline {method!r} does not apply to setting {setting!r}")
     if method in ("Bicubic", "JPEG", "Noisy"):
-        return _identity
+        return identity
     if method == "BM3D":
         return _bm3d(level)
     return _dncnn(dncnn_weights_for(setting, method))

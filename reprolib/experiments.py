@@ -256,10 +256,6 @@ def run_metrics(exp: Experiment, budget: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _identity(x: Any) -> Any:
-    return x
-
-
 def input_baseline(exp: Experiment, budget: str, progress: bool = False) -> pd.DataFrame:
     """PSNR/SSIM of the degraded input itself (the bicubic upsampling, noisy or JPEG image) on
     every cell the entry's runs were scored on, over the same images.
@@ -268,20 +264,21 @@ def input_baseline(exp: Experiment, budget: str, progress: bool = False) -> pd.D
     (e.g. a residual branch that collapsed to zero), and the entry's findings then say nothing
     about the paper. Cached in ``<budget>/input_baseline.csv``; only new cells are measured.
     """
-    from reprolib.train import score_restorer  # train imports torch; keep this module light
+    from reprolib.baselines import identity  # these import torch; keep this module light
+    from reprolib.train import score_restorer
 
     m = run_metrics(exp, budget)
     cols = ["protocol", "dataset", "setting", "n_images"]
-    if m.empty:
-        return pd.DataFrame(columns=[*cols, "psnr", "ssim"])
     path = exp.folder / budget / "input_baseline.csv"
     old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=[*cols, "psnr", "ssim"])
+    if m.empty:
+        return old
     cells = m[cols].drop_duplicates()
     new = cells.merge(old[cols], how="left", on=cols, indicator=True)
     rows = [old]
     for _, c in new[new["_merge"] == "left_only"].iterrows():
         per_image = score_restorer(
-            _identity, "input", c["dataset"], c["setting"], c["protocol"],
+            identity, "input", c["dataset"], c["setting"], c["protocol"],
             limit=int(c["n_images"]), progress=progress,
         )  # fmt: skip
         rows.append(pd.DataFrame([{**c[cols].to_dict(), "psnr": per_image["psnr"].mean(),
@@ -319,10 +316,6 @@ def summary(exp: Experiment, budget: str) -> pd.DataFrame:
               "iterations", "wall_s", "hardware"]],
         on=["paper", "table", "dataset", "setting", "method", "metric"], how="left",
     )  # fmt: skip
-    long_n = long[["dataset", "setting", "method", "metric", "n_images"]].drop_duplicates()
-    out = out.drop(columns="n_images", errors="ignore").merge(
-        long_n, on=["dataset", "setting", "method", "metric"], how="left"
-    )
     out = out.merge(base, on=["dataset", "setting", "n_images", "metric"], how="left")
     out["gain"] = out["measured"] - out["input"]
     return out

@@ -148,8 +148,8 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
 #   uint8 images to 256x256 first, Wang et al. and Le & Samaras do not resize.
 # * PSNR in every script is MATLAB ``psnr`` on the RGB images in [0, 1] (not LAB, whatever the
 #   paper's sentence says), and the region PSNRs are computed on images multiplied by the region
-#   mask, so the squared error is divided by *all* 3 H W values; this is why PSNR-S (34.44) is
-#   higher than PSNR (28.03) in Table I although the shadow region has the larger error.
+#   mask, so the squared error is divided by *all* 3 H W values; this is why PSNR-S is higher
+#   than PSNR in Table I (results/claims) although the shadow region has the larger error.
 #
 # The defaults below follow MemoryNet's own script (true RMSE, native size, per-image mean);
 # ``kind="mae"``, ``size=(256, 256)``, ``resize_uint8=True`` and ``reduce="pixel"`` give the

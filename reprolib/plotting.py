@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from reprolib.experiments import MIN_GAIN_DB
+
 PALETTE = "colorblind"
 
 
@@ -21,7 +23,7 @@ use_style()
 
 def style_comparison(summary: pd.DataFrame, columns: list[str] | None = None):
     """A claimed-vs-measured table: diff coloured red/green, out-of-tolerance cells marked, and
-    a ``gain`` over the degraded input under 0.1 dB (a run that learned nothing) in red."""
+    a ``gain`` over the degraded input under ``MIN_GAIN_DB`` (a run that learned nothing) in red."""
     cols = columns or [
         c
         for c in [
@@ -41,7 +43,7 @@ def style_comparison(summary: pd.DataFrame, columns: list[str] | None = None):
         )
     if "gain" in df:  # a run no better than its degraded input learned nothing
         styler = styler.map(
-            lambda v: "font-weight: bold; color: #b00" if v == v and v < 0.1 else "",
+            lambda v: "font-weight: bold; color: #b00" if v == v and v < MIN_GAIN_DB else "",
             subset=["gain"],
         )
     if "within_tolerance" in df:

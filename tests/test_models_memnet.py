@@ -191,4 +191,4 @@ def test_a_reconnet_bn_per_block_keeps_the_eval_output_the_trained_one() -> None
     assert eval_loss < 1.2 * train_loss
     eval_loss, train_loss = _eval_and_train_losses(recon_bn_per_block=False)
     assert eval_loss > 1.4 * train_loss
-    assert MemNet(2, 2, 8).reconnet.act.__len__() == 2  # the default
+    assert len(MemNet(2, 2, 8).reconnet.act) == 2  # the default
