@@ -5,6 +5,7 @@
     reprolib protocol [--full]              the no-training columns (notebooks/protocol.ipynb)
     reprolib experiments                    the experiment registry (experiments.yaml)
     reprolib run ID|all --budget cpu        train + evaluate + report one entry or all
+    reprolib run ID --runs RED MemoryNet    ... only some runs of an entry (its report: all)
     reprolib reports                        re-execute comparison and scoreboard pages
     reprolib train RECIPE --budget gpu      one training run (also under torchrun, for DDP):
         torchrun --nproc_per_node 4 -m reprolib.cli train nlrn_denoise_sigma25 --budget gpu
@@ -82,14 +83,18 @@ def _run(args: argparse.Namespace) -> int:
 
     experiments.check_budget(args.budget)
     ids = list(experiments.load()) if args.experiment == ["all"] else args.experiment
+    for eid in ids:  # fail fast on unknown ids or run names, before any training
+        try:
+            experiments.select_runs(experiments.get(eid), args.runs)
+        except KeyError as err:
+            print(f"reprolib run: {err.args[0]}", file=sys.stderr)
+            return 2
     for eid in ids:
-        experiments.get(eid)  # fail fast on unknown ids, before any training
-    for eid in ids:
-        print(
-            experiments.run(
-                eid, args.budget, force=args.force, device=args.device, threads=args.threads
-            )
-        )
+        out = experiments.run(
+            eid, args.budget, force=args.force, device=args.device, threads=args.threads,
+            only=args.runs,
+        )  # fmt: skip
+        print(out)
     return 0
 
 
@@ -152,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--force", action="store_true", help="re-run even if results are current")
     r.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     r.add_argument("--threads", type=int, help="torch CPU threads per training process")
+    r.add_argument(
+        "--runs", nargs="+", metavar="RUN", help="train only these runs of the entry (default all)"
+    )
     r.set_defaults(func=_run)
 
     rep = sub.add_parser("reports", help="re-execute the comparison and scoreboard notebooks")

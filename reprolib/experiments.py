@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,18 @@ def reuse_trained(donor: Path, target: Path) -> None:
     (target / "REUSED_FROM").write_text(f"{rel}\n")
 
 
+def select_runs(exp: Experiment, only: Sequence[str] | None = None) -> tuple[Run, ...]:
+    """The runs of ``exp`` named in ``only`` (all when None), in registry order."""
+    if only is None:
+        return exp.runs
+    names = [r.name for r in exp.runs]
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise KeyError(f"{exp.id} has no run {', '.join(map(repr, unknown))}; its runs: "
+                       f"{', '.join(names)}")  # fmt: skip
+    return tuple(r for r in exp.runs if r.name in only)
+
+
 def run(
     eid: str,
     budget: str,
@@ -193,12 +206,17 @@ def run(
     force: bool = False,
     device: str | None = None,
     threads: int | None = None,
+    only: Sequence[str] | None = None,
 ) -> Path:
-    """Train and evaluate every run of an experiment at ``budget``, then write its report."""
+    """Train and evaluate every run of an experiment at ``budget``, then write its report.
+
+    ``only`` names the runs to train (e.g. one column of a table); the report still covers the
+    whole entry, and its findings stay inconclusive until every run they compare is measured.
+    """
     from reprolib import runner
 
     exp, budget = get(eid), check_budget(budget)
-    for r in exp.runs:
+    for r in select_runs(exp, only):
         d = exp.run_dir(r, budget)
         if is_current(exp, r, budget) and not force:
             print(f"[{eid}] {r.name}: current, skipped ({d})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -220,3 +221,29 @@ def test_a_run_with_the_same_training_recipe_reuses_trained_weights(monkeypatch,
     assert (target / "model.pt").read_bytes() == b"weights"
     assert (target / "REUSED_FROM").read_text().strip() == "p/a/smoke/X"
     assert params[0]["overrides"]["test_sets"] == ["Set12"] and params[0]["overwrite"] is False
+
+
+def test_run_trains_only_the_named_runs_and_rejects_unknown_names(monkeypatch, tmp_path, capsys):
+    """`reprolib run ID --runs B` trains B alone (then the entry's report); a run name the
+    entry does not have stops the command before any training, naming the entry's runs."""
+    from reprolib import cli, runner
+
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    runs = (Run("A", "red_denoise", sigma=50), Run("B", "red_denoise", sigma=30))
+    exp = Experiment("p/t", "t", "p", runs, {})
+    monkeypatch.setattr(experiments, "get", lambda eid: exp)
+    calls = []
+
+    def fake_execute(nb, out, params):
+        calls.append(str(Path(out).relative_to(tmp_path)))
+        if Path(out).name == "train.ipynb":
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            (Path(out).parent / "metrics.csv").write_text("dataset\n")
+
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    assert cli.main(["run", "p/t", "--budget", "smoke", "--runs", "B"]) == 0
+    assert calls == ["p/t/smoke/B/train.ipynb", "p/t/report_smoke.ipynb"]
+    calls.clear()
+    assert cli.main(["run", "p/t", "--budget", "smoke", "--runs", "B", "C"]) == 2
+    assert calls == []
+    assert "p/t has no run 'C'; its runs: A, B" in capsys.readouterr().err
