@@ -12,6 +12,8 @@ Numbers in, DataFrames or arrays out; no plotting and no file I/O (except
 * NLRN Fig. 4 (Sec. 5.1): correlation maps of query pixels per recurrent state, and how much of
   their weight falls on pixels similar to the query (:func:`correlation_map_grid`,
   :func:`neighbourhood`, :func:`similarity_mass`, :func:`correlation_similarity`).
+* MemoryNet Fig. 7 (Sec. IV-C): first-layer features with and without the memory augment, and
+  how far each lies from the features of the clean image (:func:`memory_feature_deviation`).
 * RED-Net Figs. 2, 6-12 (Sec. 3-4): training curves of several runs side by side
   (:func:`learning_curve_table`, :func:`final_values`).
 """
@@ -27,6 +29,7 @@ from torch import Tensor
 
 from reprolib import data, evaluate, protocols
 from reprolib.models.memnet import MemNet
+from reprolib.models.memorynet import MemoryNet
 from reprolib.models.nlrn import NLRN
 
 __all__ = [
@@ -36,6 +39,8 @@ __all__ = [
     "gate_norm_bars",
     "gate_norm_table",
     "learning_curve_table",
+    "memory_feature_deviation",
+    "rgb_input",
     "neighbourhood",
     "protocol_pairs",
     "psnr_per_intermediate",
@@ -482,6 +487,50 @@ def correlation_similarity(
     return pd.DataFrame(
         rows, columns=["y", "x", "state", "mass_similar", "fraction_similar", "lift"]
     )
+
+
+# ------------------------------------------------------------------------------------------
+# MemoryNet Fig. 7: first-layer features with and without the memory augment
+# ------------------------------------------------------------------------------------------
+
+
+def rgb_input(model: torch.nn.Module, img: np.ndarray) -> Tensor:
+    """An HxWx3 uint8 (or [0, 1] float) image as the ``[1, 3, H, W]`` input of ``model``."""
+    x = img.astype(np.float32) / 255.0 if img.dtype == np.uint8 else img.astype(np.float32)
+    dev = next(model.parameters()).device
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(dev)
+
+
+@torch.no_grad()
+def memory_feature_deviation(
+    model: MemoryNet, pairs: list[tuple[np.ndarray, np.ndarray]], names: list[str] | None = None
+) -> pd.DataFrame:
+    """MemoryNet Fig. 7, measured: do the memory-augmented first-layer features stay closer to
+    those of the clean image than the features of the raw degraded image do?
+
+    Fig. 7 shows stage 1's first-layer feature maps of a degraded image "without any
+    processing" and "after memory augment", and Sec. IV-C reads from it that the former
+    "obviously deviates from the original image". With ``f`` that first convolution
+    (:meth:`MemoryNet.first_layer_features`) and ``y`` the clean image, each ``(degraded,
+    clean)`` pair gives two rows: ``without memory`` (``a`` = the degraded image) and ``with
+    memory`` (``a`` = its memory read ``y_part``, what stage 1 actually reads), with
+    ``deviation = ||f(a) - f(y)|| / ||f(y)||`` and ``psnr``, the PSNR of ``a`` against ``y``
+    (RGB on [0, 1], peak 1). Columns: ``image, features, deviation, psnr``.
+    """
+    if model.memory is None:
+        raise ValueError("the model has no memory augment (an MPRNet baseline): nothing to compare")
+    rows = []
+    for i, (degraded, clean) in enumerate(pairs):
+        x, y = rgb_input(model, degraded), rgb_input(model, clean)
+        feats = model.first_layer_features(x)
+        ref = model.first_layer_features(y)["input"]
+        read = model.memory(x).part
+        for label, key, img in (("without memory", "input", x), ("with memory", "memory", read)):
+            dev = (feats[key] - ref).norm() / ref.norm()
+            mse = float(((img.clamp(0, 1) - y) ** 2).mean())
+            psnr = float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+            rows.append((names[i] if names else str(i), label, float(dev), psnr))
+    return pd.DataFrame(rows, columns=["image", "features", "deviation", "psnr"])
 
 
 # ------------------------------------------------------------------------------------------

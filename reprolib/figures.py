@@ -16,6 +16,9 @@ only from there) and returns a matplotlib figure. A figure whose runs are not tr
   time to produce it (x3 SR on Set5).
 * ``nlrn_fig4_correlation`` - NLRN Fig. 4: correlation maps of query pixels per recurrent state
   and the share of their weight on pixels similar to the query (Set12 "Lena", sigma 25).
+* ``memorynet_fig7_features`` - MemoryNet Fig. 7: stage 1's first-layer feature maps of a
+  degraded proxy image without and with the memory augment, and their deviation from the
+  features of the clean image, on the entry's runs that have a memory.
 * ``curve_end_points`` - the last loss and the best/last validation PSNR of every run (the
   numbers RED-Net prints under its curves, e.g. the Fig. 7 caption).
 """
@@ -32,7 +35,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from reprolib import analysis, train
+from reprolib import analysis, data, train
 from reprolib.experiments import Experiment, learning_curves
 
 __all__ = ["FIGURES", "FigureInputMissing", "FigureResult", "make", "output_dir"]
@@ -212,6 +215,83 @@ def nlrn_fig4_correlation(exp: Experiment, budget: str, device: str | None = Non
     )
 
 
+# --------------------------------------------------------------------------- MemoryNet
+
+FIG7_IMAGES = 10  # proxy test images the Fig. 7 deviation table averages over
+
+
+def memorynet_fig7_features(
+    exp: Experiment, budget: str, device: str | None = None
+) -> FigureResult:
+    """MemoryNet Fig. 7 on the entry's trained runs with a memory (Sec. IV-C)."""
+    models = {}
+    for run in exp.runs:
+        try:
+            model = _model(exp, budget, run.name, device)
+        except FigureInputMissing:
+            continue
+        if getattr(model, "memory", None) is not None:
+            models[run.name] = model
+    if not models:
+        raise FigureInputMissing(f"{exp.id}: no run with a memory is trained at budget {budget!r}")
+    recipe = exp.recipe_for(next(r for r in exp.runs if r.name in models), budget)
+    dataset, task = recipe.test_sets[0], recipe.test_settings[0]
+    images = data.load(dataset, limit=FIG7_IMAGES)
+    pairs = [train.proxy_pair(im, task) for im in images]
+    names = [im.name for im in images]
+    tables = []
+    for name, model in models.items():
+        t = analysis.memory_feature_deviation(model, pairs, names)
+        tables.append(t.assign(run=name, dataset=dataset, task=task))
+    table = pd.concat(tables, ignore_index=True)
+    wide = table.pivot_table(index=["run", "image"], columns="features", values="deviation")
+    closer = (wide["with memory"] < wide["without memory"]).groupby(level="run").mean()
+    summary = (
+        table.groupby(["run", "features"], sort=False)[["deviation", "psnr"]].mean().reset_index()
+    )
+    summary["images"] = len(pairs)
+    summary["share_closer_with_memory"] = summary.run.map(closer)
+
+    name, model = next(iter(models.items()))
+    degraded, clean = pairs[0]
+    x, y = analysis.rgb_input(model, degraded), analysis.rgb_input(model, clean)
+    with torch.no_grad():
+        read = model.memory(x).part.clamp(0, 1)
+        feats = model.first_layer_features(x)
+        ref = model.first_layer_features(y)["input"]
+    panels = [
+        ("degraded input", degraded, "rgb"),
+        ("memory read y_part", read[0].permute(1, 2, 0).cpu().numpy(), "rgb"),
+        ("clean image", clean, "rgb"),
+        ("features without memory", feats["input"][0].abs().mean(0).cpu().numpy(), "map"),
+        ("features with memory", feats["memory"][0].abs().mean(0).cpu().numpy(), "map"),
+        ("features of the clean image", ref[0].abs().mean(0).cpu().numpy(), "map"),
+    ]
+    vmax = max(float(p[1].max()) for p in panels if p[2] == "map")
+    fig, axes = plt.subplots(2, 3, figsize=(9, 4.4))
+    for ax, (title, img, kind) in zip(axes.flat, panels, strict=True):
+        if kind == "rgb":
+            ax.imshow(img)
+        else:
+            ax.imshow(img, cmap="magma", vmin=0, vmax=vmax)
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return FigureResult(
+        "memorynet_fig7_features",
+        {"summary": summary, "per_image": table},
+        fig,
+        f"MemoryNet Fig. 7 on the {task} proxy ({dataset} '{names[0]}', run {name}): stage 1's "
+        "first-layer features (mean absolute value over channels, one colour scale) of the "
+        "degraded image without the memory augment and of its memory read, next to those of the "
+        f"clean image. The table gives, for the first {len(pairs)} {dataset} proxy images and "
+        "every trained run with a memory, the deviation ||f(a) - f(clean)|| / ||f(clean)|| of "
+        "each from the clean image's features and the PSNR of the image a itself (summary: "
+        "means, and the share of images whose memory read lies closer).",
+    )
+
+
 # --------------------------------------------------------------------------- curves
 
 
@@ -235,6 +315,7 @@ FIGURES: dict[str, Callable[..., FigureResult]] = {
         memnet_fig5_gate_norms,
         memnet_fig6_intermediate,
         nlrn_fig4_correlation,
+        memorynet_fig7_features,
         curve_end_points,
     )
 }

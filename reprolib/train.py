@@ -228,6 +228,17 @@ def _restorer(model: nn.Module, device: torch.device, tile: int | str | None, en
     return run
 
 
+def proxy_pair(image: data.LoadedImage, task: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(degraded, clean)`` uint8 RGB images of one image under a MemoryNet proxy task, the
+    degradation keyed on the image's name (the same pair every time)."""
+    if task not in PROXY_TASKS:
+        raise ValueError(f"proxy task must be one of {PROXY_TASKS}, got {task!r}")
+    gt = to_channel(image.pixels, "rgb")
+    if task == "shadow":
+        return degrade.synthetic_shadow(gt, key=image.key)[0], gt
+    return metrics.to_uint8(np.asarray(degrade.synthetic_motion_blur(gt, key=image.key)[0])), gt
+
+
 def measure_proxy(
     restorer: Callable[[np.ndarray], np.ndarray],
     dataset: str,
@@ -243,16 +254,10 @@ def measure_proxy(
     [0, 1]), rounded to uint8 and scored on the MATLAB ``rgb2ycbcr`` luminance (MemoryNet's
     evaluation: Y-channel PSNR/SSIM of uint8 images). Not comparable with ISTD/GoPro numbers.
     """
-    if task not in PROXY_TASKS:
-        raise ValueError(f"proxy task must be one of {PROXY_TASKS}, got {task!r}")
     rows = []
     images = data.load(dataset, limit=limit)
     for im in tqdm(images, desc=f"{method_name} {dataset} {task}", disable=not progress):
-        gt = to_channel(im.pixels, "rgb")
-        if task == "shadow":
-            deg = degrade.synthetic_shadow(gt, key=im.key)[0]
-        else:
-            deg = metrics.to_uint8(np.asarray(degrade.synthetic_motion_blur(gt, key=im.key)[0]))
+        deg, gt = proxy_pair(im, task)
         t0 = time.perf_counter()
         out = restorer(deg.astype(np.float64) / 255.0)
         seconds = time.perf_counter() - t0

@@ -9,6 +9,7 @@ import torch
 
 from reprolib import analysis, protocols
 from reprolib.models import build
+from reprolib.models.memorynet import MemoryReadout
 
 # ---------------------------------------------------------------- MemNet Fig. 4: spectra
 
@@ -246,6 +247,44 @@ def _logs() -> dict[str, pd.DataFrame]:
         }
     )
     return {"skip": a, "no skip": b}
+
+
+class _ReadsBack(torch.nn.Module):
+    """A stand-in memory whose read is a fixed image (the clean one in the test below)."""
+
+    def __init__(self, image: torch.Tensor) -> None:
+        super().__init__()
+        self.image = image
+
+    def forward(self, x: torch.Tensor) -> MemoryReadout:
+        return MemoryReadout(self.image, None, None)
+
+
+def test_memory_feature_deviation_by_hand() -> None:
+    """A memory that reads back the clean image has zero feature deviation and infinite PSNR;
+    the raw input's row equals ||conv(x) - conv(y)|| / ||conv(y)|| and its RGB PSNR."""
+    torch.manual_seed(0)
+    model = build("memorynet", n_feat=8, scale_unetfeats=4, scale_orsnetfeats=4, num_cab=1,
+                  contrastive=False).eval()  # fmt: skip
+    rng = np.random.default_rng(0)
+    clean = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    degraded = (clean * 0.5).astype(np.uint8)
+    model.memory = _ReadsBack(analysis.rgb_input(model, clean))
+    table = analysis.memory_feature_deviation(model, [(degraded, clean)], ["a"])
+    assert list(table.features) == ["without memory", "with memory"]
+    with_mem = table.iloc[1]
+    assert with_mem.deviation == 0 and with_mem.psnr == float("inf")
+    conv = model.shallow_feat1[0]
+    x, y = (torch.from_numpy(im.astype(np.float32).transpose(2, 0, 1) / 255)[None]
+            for im in (degraded, clean))  # fmt: skip
+    with torch.no_grad():
+        expected = float((conv(x) - conv(y)).norm() / conv(y).norm())
+    mse = np.mean((degraded / 255.0 - clean / 255.0) ** 2)
+    assert table.iloc[0].deviation == pytest.approx(expected, rel=1e-5)
+    assert table.iloc[0].psnr == pytest.approx(10 * np.log10(1 / mse), abs=1e-4)
+    with pytest.raises(ValueError, match="no memory"):
+        analysis.memory_feature_deviation(build("mprnet", n_feat=8, scale_unetfeats=4,
+                                                scale_orsnetfeats=4, num_cab=1), [])  # fmt: skip
 
 
 def test_learning_curve_table_smoothing() -> None:

@@ -58,3 +58,19 @@ def test_nlrn_correlation_figure_and_curve_end_points(results):
     assert list(ends.run) == ["NLRN"]
     with pytest.raises(KeyError, match="unknown analysis"):
         figures.make("no_such_figure", exp, "smoke")
+
+
+def test_memorynet_fig7_on_the_runs_with_a_memory(results):
+    """Fig. 7 reads only runs that have a memory (the MPRNet baseline has none) and scores the
+    first proxy test images twice each: the raw input and its memory read."""
+    exp = experiments.get("memorynet/table4")
+    with pytest.raises(figures.FigureInputMissing, match="no run with a memory"):
+        figures.make("memorynet_fig7_features", exp, "smoke")
+    _train_runs(exp, ["Baseline", "Memory"])
+    res = figures.make("memorynet_fig7_features", exp, "smoke")
+    per_image = res.tables["per_image"]
+    assert set(per_image.run) == {"Memory"}
+    assert len(per_image) == 2 * figures.FIG7_IMAGES and (per_image.deviation > 0).all()
+    summary = pd.read_csv(figures.output_dir(exp, "smoke") / "memorynet_fig7_features_summary.csv")
+    assert list(summary.features) == ["without memory", "with memory"]
+    assert summary.share_closer_with_memory.between(0, 1).all()
