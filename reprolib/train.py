@@ -40,7 +40,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -384,6 +384,7 @@ def evaluate_checkpoint(
     device: str | torch.device | None = None,
     method_name: str | None = None,
     progress: bool = True,
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """Per-image PSNR/SSIM of a trained model on ``datasets`` x ``settings`` under ``protocol``.
 
@@ -391,9 +392,12 @@ def evaluate_checkpoint(
     ``recipe`` or all of ``datasets``, ``settings``, ``protocol``). Defaults are the recipe's
     test sets, settings and protocol. Large images are restored in 256-pixel tiles with 32 pixels
     of context (``tile="auto"``; MemNet's test code also tiles); ``ensemble`` is the x8
-    self-ensemble (RED Sec. 3.5, NLRN-MV). Returns :data:`reprolib.evaluate.PER_IMAGE_COLUMNS`
-    rows; average with :func:`reprolib.evaluate.summarise`.
+    self-ensemble (RED Sec. 3.5, NLRN-MV). ``threads``: torch CPU threads while scoring, as in
+    :func:`train` (more threads than free cores slows inference several times over). Returns
+    :data:`reprolib.evaluate.PER_IMAGE_COLUMNS` rows; average with
+    :func:`reprolib.evaluate.summarise`.
     """
+    _check_threads(threads)
     if isinstance(run, nn.Module):
         model = run
         if recipe is None and (datasets is None or settings is None or protocol is None):
@@ -407,12 +411,31 @@ def evaluate_checkpoint(
     grid = list(settings or recipe.test_settings)  # type: ignore[union-attr]
     proto = protocol or recipe.protocol  # type: ignore[union-attr]
     name = method_name or (f"{recipe.name}@{recipe.budget}" if recipe else "model")
-    frames = [
-        _measure(model, name, ds, st, proto, device=dev, limit=limit, tile=tile,
-                 ensemble=ensemble, progress=progress)
-        for ds in sets for st in grid
-    ]  # fmt: skip
+    with torch_threads(threads):
+        frames = [
+            _measure(model, name, ds, st, proto, device=dev, limit=limit, tile=tile,
+                     ensemble=ensemble, progress=progress)
+            for ds in sets for st in grid
+        ]  # fmt: skip
     return pd.concat(frames, ignore_index=True)
+
+
+def _check_threads(threads: int | None) -> None:
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):  # fmt: skip
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` torch CPU threads (None: leave the setting alone)."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -577,23 +600,18 @@ def train(
         isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after < 1
     ):
         raise ValueError(f"stop_after must be a positive integer or None, got {stop_after!r}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                or threads < 1):  # fmt: skip
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    _check_threads(threads)
     rank, world, dev, created_group = _distributed(device)
     out = Path(out_dir) if out_dir is not None else default_out_dir(r)
     det_before = torch.are_deterministic_algorithms_enabled()
-    threads_before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
     try:
-        return _train(
-            r, out, dev, rank, world, resume, overwrite, max_minutes, stop_after, progress,
-            callback, dict(overrides or {}),
-        )  # fmt: skip
+        with torch_threads(threads):
+            return _train(
+                r, out, dev, rank, world, resume, overwrite, max_minutes, stop_after, progress,
+                callback, dict(overrides or {}),
+            )  # fmt: skip
     finally:
         torch.use_deterministic_algorithms(det_before)
-        torch.set_num_threads(threads_before)
         if created_group:
             dist.barrier()
             dist.destroy_process_group()

@@ -80,7 +80,8 @@ write_notebook(
         code(
             'if summary["status"] == "finished":\n'
             "    per_image = train.evaluate_checkpoint(\n"
-            "        out, eval_sets, recipe=resolved, limit=eval_limit, device=device\n"
+            "        out, eval_sets, recipe=resolved, limit=eval_limit, device=device,\n"
+            "        threads=threads,\n"
             "    )\n"
             "    metrics = evaluate.summarise(per_image)\n"
             '    metrics.insert(0, "budget", resolved.budget)\n'

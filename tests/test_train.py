@@ -306,3 +306,29 @@ def test_proxy_scores_of_the_identity_are_the_degraded_inputs_scores(data_root):
         assert scores.psnr.iloc[0] == pytest.approx(expected, abs=1e-9)
     with pytest.raises(ValueError, match="proxy task"):
         train.proxy_pair(im, "rain")
+
+
+def test_evaluation_keeps_the_requested_thread_count(monkeypatch):
+    """`threads` holds while scoring too (the train notebook evaluates after training: with the
+    default thread count on a machine whose other cores are busy, inference ran ~4x slower),
+    and the previous setting comes back afterwards, also on errors."""
+    from reprolib import train
+
+    seen = []
+
+    def fake_measure(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return pd.DataFrame({"psnr": [1.0]})
+
+    monkeypatch.setattr(train, "_measure", fake_measure)
+    model = torch.nn.Conv2d(1, 1, 3)
+    before = torch.get_num_threads()
+    kw = dict(datasets=["Set12"], settings=["sigma25"], protocol="dncnn_denoise")
+    train.evaluate_checkpoint(model, threads=1, **kw)
+    assert seen == [1] and torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        train.evaluate_checkpoint(model, threads=0, **kw)
+    with pytest.raises(RuntimeError), train.torch_threads(1):
+        assert torch.get_num_threads() == 1
+        raise RuntimeError
+    assert torch.get_num_threads() == before
