@@ -514,8 +514,10 @@ def memory_feature_deviation(
     (:meth:`MemoryNet.first_layer_features`) and ``y`` the clean image, each ``(degraded,
     clean)`` pair gives two rows: ``without memory`` (``a`` = the degraded image) and ``with
     memory`` (``a`` = its memory read ``y_part``, what stage 1 actually reads), with
-    ``deviation = ||f(a) - f(y)|| / ||f(y)||`` and ``psnr``, the PSNR of ``a`` against ``y``
-    (RGB on [0, 1], peak 1). Columns: ``image, features, deviation, psnr``.
+    ``deviation = ||f(a) - f(y)|| / ||f(y)||``, ``psnr``, the PSNR of ``a`` against ``y`` (RGB
+    on [0, 1], peak 1), and ``contrast``, the standard deviation of ``a`` over its pixels and
+    channels relative to that of ``y`` (near 0: ``a`` is almost one flat colour). Columns:
+    ``image, features, deviation, psnr, contrast``.
     """
     if model.memory is None:
         raise ValueError("the model has no memory augment (an MPRNet baseline): nothing to compare")
@@ -529,8 +531,9 @@ def memory_feature_deviation(
             dev = (feats[key] - ref).norm() / ref.norm()
             mse = float(((img.clamp(0, 1) - y) ** 2).mean())
             psnr = float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
-            rows.append((names[i] if names else str(i), label, float(dev), psnr))
-    return pd.DataFrame(rows, columns=["image", "features", "deviation", "psnr"])
+            contrast = float(img.std() / y.std())
+            rows.append((names[i] if names else str(i), label, float(dev), psnr, contrast))
+    return pd.DataFrame(rows, columns=["image", "features", "deviation", "psnr", "contrast"])
 
 
 # ------------------------------------------------------------------------------------------

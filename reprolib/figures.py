@@ -247,7 +247,9 @@ def memorynet_fig7_features(
     wide = table.pivot_table(index=["run", "image"], columns="features", values="deviation")
     closer = (wide["with memory"] < wide["without memory"]).groupby(level="run").mean()
     summary = (
-        table.groupby(["run", "features"], sort=False)[["deviation", "psnr"]].mean().reset_index()
+        table.groupby(["run", "features"], sort=False)[["deviation", "psnr", "contrast"]]
+        .mean()
+        .reset_index()
     )
     summary["images"] = len(pairs)
     summary["share_closer_with_memory"] = summary.run.map(closer)
@@ -287,8 +289,9 @@ def memorynet_fig7_features(
         "degraded image without the memory augment and of its memory read, next to those of the "
         f"clean image. The table gives, for the first {len(pairs)} {dataset} proxy images and "
         "every trained run with a memory, the deviation ||f(a) - f(clean)|| / ||f(clean)|| of "
-        "each from the clean image's features and the PSNR of the image a itself (summary: "
-        "means, and the share of images whose memory read lies closer).",
+        "each from the clean image's features, the PSNR of the image a itself and its contrast "
+        "(pixel standard deviation relative to the clean image's; summary: means, and the share "
+        "of images whose memory read lies closer).",
     )
 
 

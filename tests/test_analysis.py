@@ -273,7 +273,9 @@ def test_memory_feature_deviation_by_hand() -> None:
     table = analysis.memory_feature_deviation(model, [(degraded, clean)], ["a"])
     assert list(table.features) == ["without memory", "with memory"]
     with_mem = table.iloc[1]
-    assert with_mem.deviation == 0 and with_mem.psnr == float("inf")
+    assert with_mem.deviation == 0 and with_mem.psnr == float("inf") and with_mem.contrast == 1
+    half = (clean.astype(np.float32) * 0.5).astype(np.uint8).astype(np.float32)
+    assert table.iloc[0].contrast == pytest.approx(half.std() / clean.std(), rel=1e-5)
     conv = model.shallow_feat1[0]
     x, y = (torch.from_numpy(im.astype(np.float32).transpose(2, 0, 1) / 255)[None]
             for im in (degraded, clean))  # fmt: skip
