@@ -60,9 +60,10 @@ def test_nlrn_correlation_figure_and_curve_end_points(results):
         figures.make("no_such_figure", exp, "smoke")
 
 
-def test_memorynet_fig7_on_the_runs_with_a_memory(results):
+def test_memorynet_fig7_on_the_runs_with_a_memory(results, monkeypatch):
     """Fig. 7 reads only runs that have a memory (the MPRNet baseline has none) and scores the
     first proxy test images twice each: the raw input and its memory read."""
+    monkeypatch.setattr(figures, "FIG7_IMAGES", 2)  # full-size images: keep the test short
     exp = experiments.get("memorynet/table4")
     with pytest.raises(figures.FigureInputMissing, match="no run with a memory"):
         figures.make("memorynet_fig7_features", exp, "smoke")
