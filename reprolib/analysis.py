@@ -40,7 +40,8 @@ __all__ = [
     "gate_norm_table",
     "learning_curve_table",
     "memory_feature_deviation",
-    "rgb_input",
+    "memory_first_layer",
+    "model_input",
     "neighbourhood",
     "protocol_pairs",
     "psnr_per_intermediate",
@@ -48,6 +49,14 @@ __all__ = [
     "similarity_mass",
     "spectral_difference",
 ]
+
+
+def model_input(model: torch.nn.Module, img: np.ndarray) -> Tensor:
+    """An image on [0, 1] (HxW or HxWxC) as the ``[1, C, H, W]`` float32 input of ``model``, on
+    the model's device."""
+    arr = np.asarray(img, dtype=np.float32)
+    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(arr))[None].to(next(model.parameters()).device)
 
 
 # ------------------------------------------------------------------------------------------
@@ -494,14 +503,22 @@ def correlation_similarity(
 # ------------------------------------------------------------------------------------------
 
 
-def rgb_input(model: torch.nn.Module, img: np.ndarray) -> Tensor:
-    """An HxWx3 uint8 (or [0, 1] float) image as the ``[1, 3, H, W]`` input of ``model``."""
-    x = img.astype(np.float32) / 255.0 if img.dtype == np.uint8 else img.astype(np.float32)
-    dev = next(model.parameters()).device
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(dev)
-
-
 @torch.no_grad()
+def memory_first_layer(
+    model: MemoryNet, degraded: np.ndarray, clean: np.ndarray
+) -> dict[str, Tensor]:
+    """What Fig. 7 compares, for one ``(degraded, clean)`` uint8 RGB pair: the inputs ``x``
+    (degraded) and ``y`` (clean), the memory read ``read`` (``y_part``) of ``x``, and stage 1's
+    first-layer features ``f_input`` (of ``x``), ``f_memory`` (of ``read``) and ``f_clean``
+    (of ``y``)."""
+    x, y = model_input(model, degraded / 255.0), model_input(model, clean / 255.0)
+    feats = model.first_layer_features(x)
+    return {
+        "x": x, "y": y, "read": model.memory(x).part, "f_input": feats["input"],
+        "f_memory": feats["memory"], "f_clean": model.first_layer_features(y)["input"],
+    }  # fmt: skip
+
+
 def memory_feature_deviation(
     model: MemoryNet, pairs: list[tuple[np.ndarray, np.ndarray]], names: list[str] | None = None
 ) -> pd.DataFrame:
@@ -523,12 +540,11 @@ def memory_feature_deviation(
         raise ValueError("the model has no memory augment (an MPRNet baseline): nothing to compare")
     rows = []
     for i, (degraded, clean) in enumerate(pairs):
-        x, y = rgb_input(model, degraded), rgb_input(model, clean)
-        feats = model.first_layer_features(x)
-        ref = model.first_layer_features(y)["input"]
-        read = model.memory(x).part
-        for label, key, img in (("without memory", "input", x), ("with memory", "memory", read)):
-            dev = (feats[key] - ref).norm() / ref.norm()
+        t = memory_first_layer(model, degraded, clean)
+        y, ref = t["y"], t["f_clean"]
+        for label, img, f in (("without memory", t["x"], t["f_input"]),
+                              ("with memory", t["read"], t["f_memory"])):  # fmt: skip
+            dev = (f - ref).norm() / ref.norm()
             mse = float(((img.clamp(0, 1) - y) ** 2).mean())
             psnr = float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
             contrast = float(img.std() / y.std())

@@ -70,11 +70,6 @@ def _model(exp: Experiment, budget: str, run: str, device: str | None) -> torch.
     return model.eval()
 
 
-def _tensor(model: torch.nn.Module, img: np.ndarray) -> torch.Tensor:
-    dev = next(model.parameters()).device
-    return torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None, None].to(dev)
-
-
 def _image(dataset: str, setting: str, protocol: str, index: int) -> tuple[np.ndarray, np.ndarray]:
     """(network input, uint8 reference) of the ``index``-th image of a test set."""
     return analysis.protocol_pairs(dataset, setting, protocol, limit=index + 1)[index]
@@ -90,7 +85,7 @@ def memnet_fig4_spectra(exp: Experiment, budget: str, device: str | None = None)
     with torch.no_grad():
         for run in ("MemNet", "MemNet_NL"):
             model = _model(exp, budget, run, device)
-            preds = model.forward_intermediate(_tensor(model, inp))
+            preds = model.forward_intermediate(analysis.model_input(model, inp))
             m = len(preds)
             early = max(1, m - 2)  # the paper's 4th and 6th of 6 blocks
             for k in (early, m):
@@ -256,18 +251,18 @@ def memorynet_fig7_features(
 
     name, model = next(iter(models.items()))
     degraded, clean = pairs[0]
-    x, y = analysis.rgb_input(model, degraded), analysis.rgb_input(model, clean)
-    with torch.no_grad():
-        read = model.memory(x).part.clamp(0, 1)
-        feats = model.first_layer_features(x)
-        ref = model.first_layer_features(y)["input"]
+    t = analysis.memory_first_layer(model, degraded, clean)
+
+    def channel_mean(f: torch.Tensor) -> np.ndarray:
+        return f[0].abs().mean(0).cpu().numpy()
+
     panels = [
         ("degraded input", degraded, "rgb"),
-        ("memory read y_part", read[0].permute(1, 2, 0).cpu().numpy(), "rgb"),
+        ("memory read y_part", t["read"][0].clamp(0, 1).permute(1, 2, 0).cpu().numpy(), "rgb"),
         ("clean image", clean, "rgb"),
-        ("features without memory", feats["input"][0].abs().mean(0).cpu().numpy(), "map"),
-        ("features with memory", feats["memory"][0].abs().mean(0).cpu().numpy(), "map"),
-        ("features of the clean image", ref[0].abs().mean(0).cpu().numpy(), "map"),
+        ("features without memory", channel_mean(t["f_input"]), "map"),
+        ("features with memory", channel_mean(t["f_memory"]), "map"),
+        ("features of the clean image", channel_mean(t["f_clean"]), "map"),
     ]
     vmax = max(float(p[1].max()) for p in panels if p[2] == "map")
     fig, axes = plt.subplots(2, 3, figsize=(9, 4.4))

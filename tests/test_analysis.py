@@ -269,7 +269,7 @@ def test_memory_feature_deviation_by_hand() -> None:
     rng = np.random.default_rng(0)
     clean = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)
     degraded = (clean * 0.5).astype(np.uint8)
-    model.memory = _ReadsBack(analysis.rgb_input(model, clean))
+    model.memory = _ReadsBack(analysis.model_input(model, clean / 255.0))
     table = analysis.memory_feature_deviation(model, [(degraded, clean)], ["a"])
     assert list(table.features) == ["without memory", "with memory"]
     with_mem = table.iloc[1]
