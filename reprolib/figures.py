@@ -249,43 +249,47 @@ def memorynet_fig7_features(
     summary["images"] = len(pairs)
     summary["share_closer_with_memory"] = summary.run.map(closer)
 
-    name, model = next(iter(models.items()))
     degraded, clean = pairs[0]
-    t = analysis.memory_first_layer(model, degraded, clean)
 
     def channel_mean(f: torch.Tensor) -> np.ndarray:
         return f[0].abs().mean(0).cpu().numpy()
 
-    panels = [
-        ("degraded input", degraded, "rgb"),
-        ("memory read y_part", t["read"][0].clamp(0, 1).permute(1, 2, 0).cpu().numpy(), "rgb"),
-        ("clean image", clean, "rgb"),
-        ("features without memory", channel_mean(t["f_input"]), "map"),
-        ("features with memory", channel_mean(t["f_memory"]), "map"),
-        ("features of the clean image", channel_mean(t["f_clean"]), "map"),
-    ]
-    vmax = max(float(p[1].max()) for p in panels if p[2] == "map")
-    fig, axes = plt.subplots(2, 3, figsize=(9, 4.4))
-    for ax, (title, img, kind) in zip(axes.flat, panels, strict=True):
-        if kind == "rgb":
-            ax.imshow(img)
-        else:
-            ax.imshow(img, cmap="magma", vmin=0, vmax=vmax)
-        ax.set_title(title, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
+    def to_image(x: torch.Tensor) -> np.ndarray:
+        return x[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+    fig, axes = plt.subplots(len(models), 6, figsize=(13, 2.3 * len(models)), squeeze=False)
+    for row, (name, model) in zip(axes, models.items(), strict=True):
+        t = analysis.memory_first_layer(model, degraded, clean)
+        panels = [
+            ("degraded input", degraded, "rgb"),
+            (f"{name}: memory read y_part", to_image(t["read"]), "rgb"),
+            ("clean image", clean, "rgb"),
+            ("features without memory", channel_mean(t["f_input"]), "map"),
+            ("features with memory", channel_mean(t["f_memory"]), "map"),
+            ("features of the clean image", channel_mean(t["f_clean"]), "map"),
+        ]
+        vmax = max(float(p[1].max()) for p in panels if p[2] == "map")
+        for ax, (title, img, kind) in zip(row, panels, strict=True):
+            if kind == "rgb":
+                ax.imshow(img)
+            else:
+                ax.imshow(img, cmap="magma", vmin=0, vmax=vmax)
+            ax.set_title(title, fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
     fig.tight_layout()
     return FigureResult(
         "memorynet_fig7_features",
         {"summary": summary, "per_image": table},
         fig,
-        f"MemoryNet Fig. 7 on the {task} proxy ({dataset} '{names[0]}', run {name}): stage 1's "
-        "first-layer features (mean absolute value over channels, one colour scale) of the "
-        "degraded image without the memory augment and of its memory read, next to those of the "
-        f"clean image. The table gives, for the first {len(pairs)} {dataset} proxy images and "
-        "every trained run with a memory, the deviation ||f(a) - f(clean)|| / ||f(clean)|| of "
-        "each from the clean image's features, the PSNR of the image a itself and its contrast "
-        "(pixel standard deviation relative to the clean image's; summary: means, and the share "
+        f"MemoryNet Fig. 7 on the {task} proxy ({dataset} '{names[0]}'; one row per run with a "
+        "memory): stage 1's first-layer features (mean absolute value over channels, one colour "
+        "scale per row) of the degraded image without the memory augment and of its memory "
+        "read, next to those of the clean image. The table gives, for the first "
+        f"{len(pairs)} {dataset} proxy images and every trained run with a memory, the "
+        "deviation ||f(a) - f(clean)|| / ||f(clean)|| of each from the clean image's features, "
+        "the PSNR of the image a itself and its contrast (pixel standard deviation relative to "
+        "the clean image's; summary: means, and the share "
         "of images whose memory read lies closer).",
     )
 

@@ -75,3 +75,16 @@ def test_memorynet_fig7_on_the_runs_with_a_memory(results, monkeypatch):
     summary = pd.read_csv(figures.output_dir(exp, "smoke") / "memorynet_fig7_features_summary.csv")
     assert list(summary.features) == ["without memory", "with memory"]
     assert summary.share_closer_with_memory.between(0, 1).all()
+
+
+def test_memorynet_fig7_draws_one_row_per_memory_run(results, monkeypatch):
+    """The similarity ablation (cosine, paper Eq. 1, vs dot, released code) gets one figure row
+    per run, and the two addressings read different images from the same input."""
+    monkeypatch.setattr(figures, "FIG7_IMAGES", 1)
+    exp = experiments.get("memorynet/similarity")
+    _train_runs(exp, ["Memory_cosine", "Memory_dot"])
+    res = figures.make("memorynet_fig7_features", exp, "smoke")
+    assert res.figure.axes[0].get_subplotspec().get_gridspec().get_geometry() == (2, 6)
+    reads = res.tables["per_image"].query("features == 'with memory'").set_index("run")
+    assert set(reads.index) == {"Memory_cosine", "Memory_dot"}
+    assert reads.loc["Memory_cosine", "psnr"] != pytest.approx(reads.loc["Memory_dot", "psnr"])
