@@ -344,7 +344,9 @@ def check_findings(exp: Experiment, budget: str, measured: pd.DataFrame) -> pd.D
 
     A verdict is ``conclusive`` only when every run it compares was measured and beats its
     degraded input by :data:`MIN_GAIN_DB` in mean PSNR (``gain``, see :func:`summary`): ranking
-    models that learned nothing, or a sweep with holes, says nothing about the paper.
+    models that learned nothing, or a sweep with holes, says nothing about the paper. The
+    exception is a refutation: two runs that did train and contradict the finding (e.g. another
+    model above the claimed best) make it conclusively not hold, whatever the others score.
     Check kinds (all on the mean over the entry's evaluation cells):
     ``order`` - the listed runs rank in this order (best first) by ``metric``;
     ``increasing`` - the metric does not fall along the listed runs (within ``slack`` dB);
@@ -386,18 +388,55 @@ def check_findings(exp: Experiment, budget: str, measured: pd.DataFrame) -> pd.D
             raise ValueError(f"unknown check kind {c['kind']!r} in {exp.id}")
         shown = ", ".join(f"{k} {v:.3f}" for k, v in mean.items())
         evidence = f"mean {metric}: {shown}"
+        conclusive = not (failed or missing)
+        counter = None
+        if not conclusive:
+            valid = [r for r in compared if r in mean and r not in failed]
+            counter = _counterexample(c, mean, valid)
         if failed:
             evidence = (
-                f"inconclusive: {', '.join(failed)} did not beat the degraded input by "
-                f"{MIN_GAIN_DB} dB (training failed at this budget); {evidence}"
+                f"{'' if counter else 'inconclusive: '}{', '.join(failed)} did not beat the "
+                f"degraded input by {MIN_GAIN_DB} dB (training failed at this budget); {evidence}"
             )
         if missing:
-            evidence = f"inconclusive: {', '.join(missing)} not run at this budget; {evidence}"
+            evidence = (
+                f"{'' if counter else 'inconclusive: '}{', '.join(missing)} not run at this "
+                f"budget; {evidence}"
+            )
+        if counter:  # refuted by runs that did train, whatever the others would score
+            holds, conclusive = False, True
+            evidence = f"does not hold whatever the other runs score: {counter}; {evidence}"
         rows.append(
             {"claim_id": c["finding"], "holds": bool(holds), "budget": budget,
-             "evidence": evidence, "conclusive": not (failed or missing)}
+             "evidence": evidence, "conclusive": conclusive}
         )  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
+
+
+def _counterexample(check: dict[str, Any], mean: pd.Series, valid: list[str]) -> str | None:
+    """Two runs that both trained (measured, beat their input) and contradict the finding.
+
+    Such a pair refutes an ``order``, ``increasing`` or ``peak`` finding even while other
+    compared runs are missing or failed: their scores cannot undo it. (An ``interior_peak``
+    over a sweep with holes can always still be restored, so it has no counterexample.)
+    """
+    kind = check["kind"]
+    if kind == "peak":
+        top = check["run"]
+        if top not in valid:
+            return None
+        pairs = [(top, r) for r in valid if r != top]
+    elif kind in ("order", "increasing"):
+        along = [r for r in check["runs"] if r in valid]
+        pairs = [(a, b) for i, a in enumerate(along) for b in along[i + 1 :]]
+    else:
+        return None
+    slack = check.get("slack", 0.0)
+    for a, b in pairs:
+        broken = mean[b] < mean[a] - slack if kind == "increasing" else mean[a] <= mean[b]
+        if broken:
+            return f"{a} {mean[a]:.3f} vs {b} {mean[b]:.3f}"
+    return None
 
 
 def report(eid: str, budget: str) -> tuple[pd.DataFrame, pd.DataFrame]:

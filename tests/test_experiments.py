@@ -57,13 +57,39 @@ def test_a_verdict_over_runs_that_did_not_beat_their_input_is_inconclusive():
 def test_a_verdict_with_a_compared_run_missing_is_inconclusive():
     exp = _exp(
         [
-            {"finding": "f-inc", "kind": "increasing", "runs": ["A", "B", "C"]},
+            {"finding": "f-inc", "kind": "increasing", "runs": ["B", "A", "C"]},
             {"finding": "f-peak", "kind": "peak", "run": "A"},
         ]
     )
     got = experiments.check_findings(exp, "cpu", _measured({"A": 30.0, "B": 29.0}))
     assert not got.conclusive.any() and not got.holds.any()
     assert got.evidence[0].startswith("inconclusive: C not run at this budget")
+
+
+def test_two_trained_runs_that_contradict_a_finding_refute_it_despite_holes():
+    """NLRN Table 4's 'NLRN is best' is refuted once a trained model beats NLRN, even while
+    another column is missing or failed; a hole alone (or a failed claimed-best) stays open."""
+    peak = [{"finding": "f-peak", "kind": "peak", "run": "A"}]
+    m = _measured({"A": 29.0, "B": 29.5}).assign(gain=[3.0, 3.5])  # C not run
+    got = experiments.check_findings(_exp(peak), "cpu", m)
+    assert got.conclusive[0] and not got.holds[0]
+    assert got.evidence[0].startswith("does not hold whatever the other runs score: A 29.000 vs B")
+    assert "C not run at this budget" in got.evidence[0]
+    m = _measured({"A": 29.0, "B": 28.5, "C": 31.0}).assign(gain=[3.0, 3.5, 0.0])  # C failed
+    got = experiments.check_findings(_exp(peak), "cpu", m)
+    assert not got.conclusive[0] and got.evidence[0].startswith("inconclusive: C did not beat")
+    m = _measured({"A": 29.0, "B": 29.5}).assign(gain=[0.0, 3.5])  # the claimed best failed
+    assert not experiments.check_findings(_exp(peak), "cpu", m).conclusive[0]
+    order = [{"finding": "f", "kind": "order", "runs": ["A", "B", "C"]}]
+    m = _measured({"A": 29.0, "B": 28.0, "C": 29.5}).assign(gain=[3.0, 0.0, 3.5])  # B failed
+    got = experiments.check_findings(_exp(order), "cpu", m)
+    assert got.conclusive[0] and not got.holds[0] and "A 29.000 vs C 29.500" in got.evidence[0]
+    inc = [{"finding": "f", "kind": "increasing", "runs": ["A", "B", "C"], "slack": 0.05}]
+    m = _measured({"A": 29.0, "C": 28.97})  # B missing; C within the slack of A: still open
+    assert not experiments.check_findings(_exp(inc), "cpu", m).conclusive[0]
+    m = _measured({"A": 29.0, "C": 28.9})
+    got = experiments.check_findings(_exp(inc), "cpu", m)
+    assert got.conclusive[0] and not got.holds[0]
 
 
 def test_input_baseline_scores_the_degraded_input_on_the_cells_the_runs_were_scored_on(
