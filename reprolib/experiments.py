@@ -393,16 +393,14 @@ def check_findings(exp: Experiment, budget: str, measured: pd.DataFrame) -> pd.D
         if not conclusive:
             valid = [r for r in compared if r in mean and r not in failed]
             counter = _counterexample(c, mean, valid)
+        prefix = "" if counter else "inconclusive: "
         if failed:
             evidence = (
-                f"{'' if counter else 'inconclusive: '}{', '.join(failed)} did not beat the "
-                f"degraded input by {MIN_GAIN_DB} dB (training failed at this budget); {evidence}"
+                f"{prefix}{', '.join(failed)} did not beat the degraded input by {MIN_GAIN_DB} "
+                f"dB (training failed at this budget); {evidence}"
             )
         if missing:
-            evidence = (
-                f"{'' if counter else 'inconclusive: '}{', '.join(missing)} not run at this "
-                f"budget; {evidence}"
-            )
+            evidence = f"{prefix}{', '.join(missing)} not run at this budget; {evidence}"
         if counter:  # refuted by runs that did train, whatever the others would score
             holds, conclusive = False, True
             evidence = f"does not hold whatever the other runs score: {counter}; {evidence}"
