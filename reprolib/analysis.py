@@ -533,8 +533,11 @@ def memory_feature_deviation(
     memory`` (``a`` = its memory read ``y_part``, what stage 1 actually reads), with
     ``deviation = ||f(a) - f(y)|| / ||f(y)||``, ``psnr``, the PSNR of ``a`` against ``y`` (RGB
     on [0, 1], peak 1), and ``contrast``, the standard deviation of ``a`` over its pixels and
-    channels relative to that of ``y`` (near 0: ``a`` is almost one flat colour). Columns:
-    ``image, features, deviation, psnr, contrast``.
+    channels relative to that of ``y`` (near 0: ``a`` is almost one flat colour), and
+    ``correlation``, the Pearson correlation of ``a`` with ``y`` over all pixels and channels:
+    how much of the clean image's structure ``a`` keeps whatever its contrast and offset (a
+    faint read that still follows the image scores high; a read that does not, low). Columns:
+    ``image, features, deviation, psnr, contrast, correlation``.
     """
     if model.memory is None:
         raise ValueError("the model has no memory augment (an MPRNet baseline): nothing to compare")
@@ -548,8 +551,10 @@ def memory_feature_deviation(
             mse = float(((img.clamp(0, 1) - y) ** 2).mean())
             psnr = float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
             contrast = float(img.std() / y.std())
-            rows.append((names[i] if names else str(i), label, float(dev), psnr, contrast))
-    return pd.DataFrame(rows, columns=["image", "features", "deviation", "psnr", "contrast"])
+            corr = float(torch.corrcoef(torch.stack([img.flatten(), y.flatten()]))[0, 1])
+            rows.append((names[i] if names else str(i), label, float(dev), psnr, contrast, corr))
+    columns = ["image", "features", "deviation", "psnr", "contrast", "correlation"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 # ------------------------------------------------------------------------------------------

@@ -241,11 +241,8 @@ def memorynet_fig7_features(
     table = pd.concat(tables, ignore_index=True)
     wide = table.pivot_table(index=["run", "image"], columns="features", values="deviation")
     closer = (wide["with memory"] < wide["without memory"]).groupby(level="run").mean()
-    summary = (
-        table.groupby(["run", "features"], sort=False)[["deviation", "psnr", "contrast"]]
-        .mean()
-        .reset_index()
-    )
+    measures = ["deviation", "psnr", "contrast", "correlation"]
+    summary = table.groupby(["run", "features"], sort=False)[measures].mean().reset_index()
     summary["images"] = len(pairs)
     summary["share_closer_with_memory"] = summary.run.map(closer)
 

@@ -136,6 +136,7 @@ def run_curves(logs: dict[str, pd.DataFrame], summary: pd.DataFrame | None = Non
     """
     fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(10, 3.6))
     colours = sns.color_palette(PALETTE, max(len(logs), 1))
+    drew_claim = False
     for colour, (name, log) in zip(colours, logs.items(), strict=False):
         ax_loss.plot(log["iteration"], log["loss"], color=colour, lw=0.8, label=name)
         if "val_psnr" in log:
@@ -146,12 +147,14 @@ def run_curves(logs: dict[str, pd.DataFrame], summary: pd.DataFrame | None = Non
             ref = summary[(summary["method"] == name) & (summary["metric"] == "psnr")]
             if ref["claimed"].notna().any():
                 ax_psnr.axhline(ref["claimed"].mean(), color=colour, ls="--", lw=1)
+                drew_claim = True
     ax_loss.set_yscale("log")
     ax_loss.set_xlabel("iteration")
     ax_loss.set_ylabel("training loss")
     ax_psnr.set_xlabel("iteration")
     ax_psnr.set_ylabel("validation PSNR (dB)")
-    ax_psnr.plot([], [], color="k", ls="--", lw=1, label="paper (full budget)")
+    if drew_claim:  # no legend entry for a line that is not drawn (entries without a claim)
+        ax_psnr.plot([], [], color="k", ls="--", lw=1, label="paper (full budget)")
     ax_psnr.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -274,6 +274,7 @@ def test_memory_feature_deviation_by_hand() -> None:
     assert list(table.features) == ["without memory", "with memory"]
     with_mem = table.iloc[1]
     assert with_mem.deviation == 0 and with_mem.psnr == float("inf") and with_mem.contrast == 1
+    assert with_mem.correlation == pytest.approx(1.0, abs=1e-6)
     half = (clean.astype(np.float32) * 0.5).astype(np.uint8).astype(np.float32)
     assert table.iloc[0].contrast == pytest.approx(half.std() / clean.std(), rel=1e-5)
     conv = model.shallow_feat1[0]
@@ -284,6 +285,8 @@ def test_memory_feature_deviation_by_hand() -> None:
     mse = np.mean((degraded / 255.0 - clean / 255.0) ** 2)
     assert table.iloc[0].deviation == pytest.approx(expected, rel=1e-5)
     assert table.iloc[0].psnr == pytest.approx(10 * np.log10(1 / mse), abs=1e-4)
+    r = np.corrcoef(degraded.ravel().astype(float), clean.ravel().astype(float))[0, 1]
+    assert table.iloc[0].correlation == pytest.approx(r, abs=1e-5)
     with pytest.raises(ValueError, match="no memory"):
         analysis.memory_feature_deviation(build("mprnet", n_feat=8, scale_unetfeats=4,
                                                 scale_orsnetfeats=4, num_cab=1), [])  # fmt: skip

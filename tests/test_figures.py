@@ -75,6 +75,7 @@ def test_memorynet_fig7_on_the_runs_with_a_memory(results, monkeypatch):
     summary = pd.read_csv(figures.output_dir(exp, "smoke") / "memorynet_fig7_features_summary.csv")
     assert list(summary.features) == ["without memory", "with memory"]
     assert summary.share_closer_with_memory.between(0, 1).all()
+    assert summary.correlation.between(-1, 1).all()
 
 
 def test_memorynet_fig7_draws_one_row_per_memory_run(results, monkeypatch):
@@ -88,3 +89,19 @@ def test_memorynet_fig7_draws_one_row_per_memory_run(results, monkeypatch):
     reads = res.tables["per_image"].query("features == 'with memory'").set_index("run")
     assert set(reads.index) == {"Memory_cosine", "Memory_dot"}
     assert reads.loc["Memory_cosine", "psnr"] != pytest.approx(reads.loc["Memory_dot", "psnr"])
+
+
+def test_run_curves_lists_the_paper_reference_only_when_one_is_drawn():
+    """Each run's claimed PSNR is a dashed line in its colour; entries whose runs have no claim
+    (an ablation the paper does not tabulate) get no "paper" legend entry for a missing line."""
+    from reprolib import plotting
+
+    log = pd.DataFrame({"iteration": [1, 2], "loss": [2.0, 1.0], "val_psnr": [20.0, 21.0]})
+    summary = pd.DataFrame({"method": ["A"], "metric": ["psnr"], "claimed": [30.0]})
+    for claimed, expected in ((30.0, ["A", "paper (full budget)"]), (None, ["A"])):
+        fig = plotting.run_curves({"A": log}, summary.assign(claimed=claimed))
+        ax_psnr = fig.axes[1]
+        assert [t.get_text() for t in ax_psnr.get_legend().get_texts()] == expected
+        dashed = [ln for ln in ax_psnr.lines if ln.get_ls() == "--" and len(ln.get_ydata())]
+        assert [ln.get_ydata()[0] for ln in dashed] == ([30.0] if claimed else [])
+        plotting.plt.close(fig)
