@@ -536,7 +536,8 @@ def memory_feature_deviation(
     channels relative to that of ``y`` (near 0: ``a`` is almost one flat colour), and
     ``correlation``, the Pearson correlation of ``a`` with ``y`` over all pixels and channels:
     how much of the clean image's structure ``a`` keeps whatever its contrast and offset (a
-    faint read that still follows the image scores high; a read that does not, low). Columns:
+    faint read that still follows the image scores high; a read that does not, low; NaN for a
+    constant ``a``). Columns:
     ``image, features, deviation, psnr, contrast, correlation``.
     """
     if model.memory is None:
