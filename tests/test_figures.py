@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.pyplot
 import pandas as pd
 import pytest
 
-from reprolib import experiments, figures, train
+from reprolib import experiments, figures, plotting, train
 
 matplotlib.use("Agg")
 
@@ -94,8 +95,6 @@ def test_memorynet_fig7_draws_one_row_per_memory_run(results, monkeypatch):
 def test_run_curves_lists_the_paper_reference_only_when_one_is_drawn():
     """Each run's claimed PSNR is a dashed line in its colour; entries whose runs have no claim
     (an ablation the paper does not tabulate) get no "paper" legend entry for a missing line."""
-    from reprolib import plotting
-
     log = pd.DataFrame({"iteration": [1, 2], "loss": [2.0, 1.0], "val_psnr": [20.0, 21.0]})
     summary = pd.DataFrame({"method": ["A"], "metric": ["psnr"], "claimed": [30.0]})
     for claimed, expected in ((30.0, ["A", "paper (full budget)"]), (None, ["A"])):
@@ -104,4 +103,4 @@ def test_run_curves_lists_the_paper_reference_only_when_one_is_drawn():
         assert [t.get_text() for t in ax_psnr.get_legend().get_texts()] == expected
         dashed = [ln for ln in ax_psnr.lines if ln.get_ls() == "--" and len(ln.get_ydata())]
         assert [ln.get_ydata()[0] for ln in dashed] == ([30.0] if claimed else [])
-        plotting.plt.close(fig)
+        matplotlib.pyplot.close(fig)
