@@ -9,7 +9,9 @@ Statuses (issue #5):
 * ``not reproduced`` - measured, and outside tolerance, or the finding does not hold;
 * ``inconclusive`` - a run the finding compares did not beat its own degraded input
   (``reprolib.experiments.MIN_GAIN_DB``: it learned nothing at that budget) or has not been run
-  yet, so the verdict says nothing about the paper; the reason says which;
+  yet, or a reduced-budget cell belongs to a table none of whose findings this study checks (its
+  claims compare with methods not trained here), so the verdict says nothing about the paper;
+  the reason says which;
 * ``not attempted`` - no measurement; the reason says why (data not available, a cited
   competitor that this study does not re-implement, training not yet run at this budget).
 
@@ -172,15 +174,21 @@ def build() -> pd.DataFrame:
         else:
             key = (r["paper"], r["table"])
             holds = by_table.get(key)
-            if key in by_table and holds is None:
+            if key not in by_table:
                 status.append(INCONCLUSIVE)
-                verdict = "are inconclusive (a compared run learned nothing or has not run)"
+                verdict = (
+                    "no finding of this table is checked (none compares runs this study "
+                    "trains), so the gap is reported, not judged"
+                )
+            elif holds is None:
+                status.append(INCONCLUSIVE)
+                verdict = "the table's findings are inconclusive (a compared run learned nothing "
+                verdict += "or has not run)"
             else:
                 status.append("direction only (reduced budget)" if holds else "not reproduced")
-                verdict = {True: "hold", False: "do not hold", None: "are not checked yet"}[holds]
+                verdict = f"the table's findings {'hold' if holds else 'do not hold'}"
             reason.append(
-                f"{r['budget']} budget: absolute value not comparable; the table's findings "
-                f"{verdict} ({r['source']})"
+                f"{r['budget']} budget: absolute value not comparable; {verdict} ({r['source']})"
             )
     cells["status"], cells["reason"] = status, reason
     cells["claim_id"] = cells[KEY].agg("-".join, axis=1)

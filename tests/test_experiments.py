@@ -109,6 +109,8 @@ def test_input_baseline_scores_the_degraded_input_on_the_cells_the_runs_were_sco
     # Bicubic x2 on Set5 under MemNet's protocol: 33.66 dB in MemNet Table 4.
     assert base.psnr[0] == pytest.approx(33.66, abs=0.02)
     assert (run_dir.parent / "input_baseline.csv").exists()
+    cached = experiments.input_baseline(exp, "cpu")  # read back: the very same numbers
+    assert (cached.psnr[0], cached.ssim[0]) == (base.psnr[0], base.ssim[0])
     summ = experiments.summary(exp, "cpu")
     gain = summ.set_index("metric").loc["psnr", "gain"]
     assert gain == pytest.approx(35.0 - base.psnr[0])

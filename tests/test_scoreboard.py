@@ -41,3 +41,22 @@ def test_a_finding_over_runs_that_learned_nothing_is_inconclusive_not_failed(mon
     assert board.loc["memnet-tab1-connections", "status"] == scoreboard.INCONCLUSIVE
     assert board.loc["memnet-table1-Set5-x3-MemNet-psnr", "status"] == scoreboard.INCONCLUSIVE
     assert "inconclusive" in board.loc["memnet-table1-Set5-x3-MemNet-psnr", "reason"]
+
+
+def test_a_reduced_budget_cell_of_a_table_without_checked_findings_is_inconclusive(
+    monkeypatch, tmp_path
+):
+    """MemNet Table 3 compares MemNet only with methods this study does not train: a cpu-budget
+    value there is reported with its gap but neither 'reproduced' nor 'not reproduced'."""
+    board = _board(monkeypatch, tmp_path, conclusive=True, holds=True)
+    folder = tmp_path / "memnet" / "table3"
+    folder.mkdir(parents=True)
+    pd.DataFrame(
+        [{"paper": "memnet", "table": "table3", "dataset": "BSD200", "setting": "sigma30",
+          "method": "MemNet", "metric": "psnr", "claimed": 28.04, "measured": 15.7,
+          "diff": -12.34, "n_images": 200, "budget": "cpu"}]
+    ).to_csv(folder / "summary.csv", index=False)  # fmt: skip
+    row = scoreboard.build().set_index("claim_id").loc["memnet-table3-BSD200-sigma30-MemNet-psnr"]
+    assert row["status"] == scoreboard.INCONCLUSIVE
+    assert "no finding of this table is checked" in row["reason"]
+    assert board.loc["memnet-table1-Set5-x3-MemNet-psnr", "status"] != scoreboard.INCONCLUSIVE
