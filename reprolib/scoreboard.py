@@ -113,11 +113,15 @@ def _own(paper: str, method: str) -> bool:
     return any(method.startswith(p) for p in OWN_METHODS.get(paper, ()))
 
 
-def _not_attempted_reason(row: pd.Series) -> str:
+def _not_attempted_reason(row: pd.Series, trained: set[tuple]) -> str:
+    """Why a claimed cell has no measurement; ``trained`` holds the (paper, table, method)
+    triples measured on some other cell, i.e. a model that exists but was not scored here."""
     if row["dataset"] in UNAVAILABLE:
         return UNAVAILABLE[row["dataset"]]
     if row["metric"] == "time_s":
         return "timings on the authors' GPU are not comparable with this hardware"
+    if (row["paper"], row["table"], row["method"]) in trained:
+        return "trained, but this set or setting is not in the entry's evaluation grid"
     if _own(row["paper"], row["method"]):
         return "needs training; not yet run at any budget in this study"
     if any(row["method"].startswith(b) for b in BASELINES):
@@ -159,11 +163,13 @@ def build() -> pd.DataFrame:
     verdicts = finding_verdicts()
     by_table = _table_findings(verdicts, findings)
 
+    measured = cells[cells["measured"].notna()]
+    trained = set(zip(measured["paper"], measured["table"], measured["method"]))
     status, reason = [], []
     for _, r in cells.iterrows():
         if pd.isna(r["measured"]):
             status.append("not attempted")
-            reason.append(_not_attempted_reason(r))
+            reason.append(_not_attempted_reason(r, trained))
         elif r["budget"] in COMPARABLE:
             ok = bool(r["within_tolerance"]) if pd.notna(r["within_tolerance"]) else False
             status.append("reproduced" if ok else "not reproduced")

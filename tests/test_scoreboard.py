@@ -34,6 +34,9 @@ def test_a_reduced_budget_cell_takes_its_tables_finding_verdict(monkeypatch, tmp
     assert board.loc["memnet-tab1-connections", "status"] == "direction only (reduced budget)"
     # A cell the paper claims but nothing measured stays "not attempted" with a reason.
     assert board.loc["memnet-table1-Set5-x3-MemNet_NL-psnr", "status"] == "not attempted"
+    assert "not yet run" in board.loc["memnet-table1-Set5-x3-MemNet_NL-psnr", "reason"]
+    # ... and a model measured on the table's other cells is named as trained, not as missing.
+    assert "evaluation grid" in board.loc["memnet-table1-Set5-x4-MemNet-psnr", "reason"]
 
 
 def test_a_finding_over_runs_that_learned_nothing_is_inconclusive_not_failed(monkeypatch, tmp_path):
