@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reprolib import claims
+from reprolib import claims, experiments
 
 INCONCLUSIVE = "inconclusive"
 STATUSES = (
@@ -136,19 +136,28 @@ def _inconclusive(verdict: pd.Series) -> bool:
 
 def _table_findings(verdicts: pd.DataFrame, findings: pd.DataFrame) -> dict[tuple, bool | None]:
     """(paper, table) -> whether the findings on that table that were checked all hold
-    (``None`` when one of them is inconclusive)."""
+    (``None`` when one of them is inconclusive).
+
+    A finding bears on the tables its source names ("Table 2; Sec. 5.1") and on the tables of
+    the experiment that checked it (``tables`` in experiments.yaml): RED-Net's depth finding is
+    sourced to "Tables 1-2, 4-6, 9" but checked by ``rednet/table2`` on Table 2's runs."""
+    registry = experiments.load()
     out: dict[tuple, list[bool | None]] = {}
-    verdicts = verdicts.assign(holds=[None if _inconclusive(v) else bool(v["holds"])
-                                      for _, v in verdicts.iterrows()])  # fmt: skip
-    checked = findings.merge(verdicts[["claim_id", "holds"]], on="claim_id")
+    verdicts = verdicts.assign(
+        holds=[None if _inconclusive(v) else bool(v["holds"]) for _, v in verdicts.iterrows()],
+        checked_in=[str(Path(str(v.get("source", ""))).parent) for _, v in verdicts.iterrows()],
+    )  # fmt: skip
+    checked = findings.merge(verdicts[["claim_id", "holds", "checked_in"]], on="claim_id")
     for _, f in checked.iterrows():
+        tables = set(registry[f["checked_in"]].tables) if f["checked_in"] in registry else set()
         for part in str(f["source"]).replace(",", ";").split(";"):
             part = part.strip().lower()
             if part.startswith("table "):
                 number = part.split()[1].replace("iv", "4").replace("iii", "3")
-                number = number.replace("ii", "2").replace("i", "1")
-                holds = None if pd.isna(f["holds"]) else bool(f["holds"])
-                out.setdefault((f["paper"], f"table{number}"), []).append(holds)
+                tables.add("table" + number.replace("ii", "2").replace("i", "1"))
+        holds = None if pd.isna(f["holds"]) else bool(f["holds"])
+        for table in tables:
+            out.setdefault((f["paper"], table), []).append(holds)
     return {k: None if None in v else all(v) for k, v in out.items()}
 
 

@@ -63,3 +63,24 @@ def test_a_reduced_budget_cell_of_a_table_without_checked_findings_is_inconclusi
     assert row["status"] == scoreboard.INCONCLUSIVE
     assert "no finding of this table is checked" in row["reason"]
     assert board.loc["memnet-table1-Set5-x3-MemNet-psnr", "status"] != scoreboard.INCONCLUSIVE
+
+
+def test_a_finding_bears_on_the_tables_of_the_entry_that_checked_it(monkeypatch, tmp_path):
+    """RED-Net's depth finding is sourced to "Tables 1-2, 4-6, 9"; ``rednet/table2`` checks it
+    on Table 2's runs, so Table 2's cells take its verdict."""
+    shutil.copytree(claims.claims_dir(), tmp_path / "claims")
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    folder = tmp_path / "rednet" / "table2"
+    folder.mkdir(parents=True)
+    pd.DataFrame(
+        [{"paper": "rednet", "table": "table2", "dataset": "BSD200", "setting": "sigma50",
+          "method": "RED30", "metric": "psnr", "claimed": 25.75, "measured": 24.9,
+          "diff": -0.85, "n_images": 200, "budget": "cpu"}]
+    ).to_csv(folder / "summary.csv", index=False)  # fmt: skip
+    pd.DataFrame(
+        [{"claim_id": "rednet-tab1-depth", "holds": False, "budget": "cpu", "evidence": "e",
+          "conclusive": True}]
+    ).to_csv(folder / "findings.csv", index=False)  # fmt: skip
+    row = scoreboard.build().set_index("claim_id").loc["rednet-table2-BSD200-sigma50-RED30-psnr"]
+    assert row["status"] == "not reproduced"
+    assert "findings do not hold" in row["reason"]
