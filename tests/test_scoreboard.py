@@ -3,26 +3,47 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pandas as pd
 
 from reprolib import claims, scoreboard
 
 
-def _board(monkeypatch, tmp_path, conclusive: bool, holds: bool) -> pd.DataFrame:
+def _write_entry(
+    root: Path,
+    entry: str,
+    cell: tuple,
+    claimed: float,
+    measured: float,
+    finding: dict | None = None,
+) -> None:
+    """One cpu-budget cell ``(dataset, setting, method)`` of ``entry`` ("paper/table") in its
+    summary.csv, and optionally one finding verdict in its findings.csv."""
+    paper, table = entry.split("/")
+    folder = root / entry
+    folder.mkdir(parents=True)
+    dataset, setting, method = cell
+    pd.DataFrame(
+        [{"paper": paper, "table": table, "dataset": dataset, "setting": setting,
+          "method": method, "metric": "psnr", "claimed": claimed, "measured": measured,
+          "diff": measured - claimed, "n_images": 5, "budget": "cpu"}]
+    ).to_csv(folder / "summary.csv", index=False)  # fmt: skip
+    if finding is not None:
+        row = {"budget": "cpu", "evidence": "e", "conclusive": True, **finding}
+        pd.DataFrame([row]).to_csv(folder / "findings.csv", index=False)
+
+
+def _results(monkeypatch, tmp_path) -> Path:
     shutil.copytree(claims.claims_dir(), tmp_path / "claims")
     monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
-    folder = tmp_path / "memnet" / "table1"
-    folder.mkdir(parents=True)
-    pd.DataFrame(
-        [{"paper": "memnet", "table": "table1", "dataset": "Set5", "setting": "x3",
-          "method": "MemNet", "metric": "psnr", "claimed": 34.09, "measured": 31.0,
-          "diff": -3.09, "n_images": 5, "budget": "cpu"}]
-    ).to_csv(folder / "summary.csv", index=False)  # fmt: skip
-    pd.DataFrame(
-        [{"claim_id": "memnet-tab1-connections", "holds": holds, "budget": "cpu",
-          "evidence": "e", "conclusive": conclusive}]
-    ).to_csv(folder / "findings.csv", index=False)  # fmt: skip
+    return tmp_path
+
+
+def _board(monkeypatch, tmp_path, conclusive: bool, holds: bool) -> pd.DataFrame:
+    finding = {"claim_id": "memnet-tab1-connections", "holds": holds, "conclusive": conclusive}
+    root = _results(monkeypatch, tmp_path)
+    _write_entry(root, "memnet/table1", ("Set5", "x3", "MemNet"), 34.09, 31.0, finding)
     return scoreboard.build().set_index("claim_id")
 
 
@@ -52,13 +73,7 @@ def test_a_reduced_budget_cell_of_a_table_without_checked_findings_is_inconclusi
     """MemNet Table 3 compares MemNet only with methods this study does not train: a cpu-budget
     value there is reported with its gap but neither 'reproduced' nor 'not reproduced'."""
     board = _board(monkeypatch, tmp_path, conclusive=True, holds=True)
-    folder = tmp_path / "memnet" / "table3"
-    folder.mkdir(parents=True)
-    pd.DataFrame(
-        [{"paper": "memnet", "table": "table3", "dataset": "BSD200", "setting": "sigma30",
-          "method": "MemNet", "metric": "psnr", "claimed": 28.04, "measured": 15.7,
-          "diff": -12.34, "n_images": 200, "budget": "cpu"}]
-    ).to_csv(folder / "summary.csv", index=False)  # fmt: skip
+    _write_entry(tmp_path, "memnet/table3", ("BSD200", "sigma30", "MemNet"), 28.04, 15.7)
     row = scoreboard.build().set_index("claim_id").loc["memnet-table3-BSD200-sigma30-MemNet-psnr"]
     assert row["status"] == scoreboard.INCONCLUSIVE
     assert "no finding of this table is checked" in row["reason"]
@@ -68,19 +83,9 @@ def test_a_reduced_budget_cell_of_a_table_without_checked_findings_is_inconclusi
 def test_a_finding_bears_on_the_tables_of_the_entry_that_checked_it(monkeypatch, tmp_path):
     """RED-Net's depth finding is sourced to "Tables 1-2, 4-6, 9"; ``rednet/table2`` checks it
     on Table 2's runs, so Table 2's cells take its verdict."""
-    shutil.copytree(claims.claims_dir(), tmp_path / "claims")
-    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
-    folder = tmp_path / "rednet" / "table2"
-    folder.mkdir(parents=True)
-    pd.DataFrame(
-        [{"paper": "rednet", "table": "table2", "dataset": "BSD200", "setting": "sigma50",
-          "method": "RED30", "metric": "psnr", "claimed": 25.75, "measured": 24.9,
-          "diff": -0.85, "n_images": 200, "budget": "cpu"}]
-    ).to_csv(folder / "summary.csv", index=False)  # fmt: skip
-    pd.DataFrame(
-        [{"claim_id": "rednet-tab1-depth", "holds": False, "budget": "cpu", "evidence": "e",
-          "conclusive": True}]
-    ).to_csv(folder / "findings.csv", index=False)  # fmt: skip
+    root = _results(monkeypatch, tmp_path)
+    finding = {"claim_id": "rednet-tab1-depth", "holds": False}
+    _write_entry(root, "rednet/table2", ("BSD200", "sigma50", "RED30"), 25.75, 24.9, finding)
     row = scoreboard.build().set_index("claim_id").loc["rednet-table2-BSD200-sigma50-RED30-psnr"]
     assert row["status"] == "not reproduced"
     assert "findings do not hold" in row["reason"]
