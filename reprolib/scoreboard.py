@@ -13,7 +13,8 @@ Statuses (issue #5):
   claims compare with methods not trained here), so the verdict says nothing about the paper;
   the reason says which;
 * ``not attempted`` - no measurement; the reason says why (data not available, a cited
-  competitor that this study does not re-implement, training not yet run at this budget).
+  competitor that this study does not re-implement, training not yet run at this budget, a set
+  outside the evaluation grid of the entry that trained the model).
 
 Everything is computed from ``results/``: ``**/summary.csv`` files in the shared comparison shape
 and ``**/findings.csv`` verdicts written by the experiments. Nothing is typed in here.
@@ -146,7 +147,7 @@ def _table_findings(verdicts: pd.DataFrame, findings: pd.DataFrame) -> dict[tupl
     verdicts = verdicts.assign(
         holds=[None if _inconclusive(v) else bool(v["holds"]) for _, v in verdicts.iterrows()],
         checked_in=[str(Path(str(v.get("source", ""))).parent) for _, v in verdicts.iterrows()],
-    )  # fmt: skip
+    )
     checked = findings.merge(verdicts[["claim_id", "holds", "checked_in"]], on="claim_id")
     for _, f in checked.iterrows():
         tables = set(registry[f["checked_in"]].tables) if f["checked_in"] in registry else set()
@@ -197,8 +198,10 @@ def build() -> pd.DataFrame:
                 )
             elif holds is None:
                 status.append(INCONCLUSIVE)
-                verdict = "the table's findings are inconclusive (a compared run learned nothing "
-                verdict += "or has not run)"
+                verdict = (
+                    "the table's findings are inconclusive (a compared run learned nothing or "
+                    "has not run)"
+                )
             else:
                 status.append("direction only (reduced budget)" if holds else "not reproduced")
                 verdict = f"the table's findings {'hold' if holds else 'do not hold'}"
