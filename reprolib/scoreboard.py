@@ -116,7 +116,8 @@ def _own(paper: str, method: str) -> bool:
 
 def _not_attempted_reason(row: pd.Series, trained: set[tuple]) -> str:
     """Why a claimed cell has no measurement; ``trained`` holds the (paper, table, method)
-    triples measured on some other cell, i.e. a model that exists but was not scored here."""
+    triples trained at some budget and scored on other cells, i.e. a model that exists but was
+    not scored on this one."""
     if row["dataset"] in UNAVAILABLE:
         return UNAVAILABLE[row["dataset"]]
     if row["metric"] == "time_s":
@@ -173,8 +174,9 @@ def build() -> pd.DataFrame:
     verdicts = finding_verdicts()
     by_table = _table_findings(verdicts, findings)
 
-    measured = cells[cells["measured"].notna()]
-    trained = set(zip(measured["paper"], measured["table"], measured["method"]))
+    # Models this study trained for a table (not architecture or no-training protocol cells).
+    trained_cells = cells[cells["measured"].notna() & (cells["budget"] != "none (no training)")]
+    trained = set(zip(trained_cells["paper"], trained_cells["table"], trained_cells["method"]))
     status, reason = [], []
     for _, r in cells.iterrows():
         if pd.isna(r["measured"]):

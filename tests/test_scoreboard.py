@@ -17,18 +17,21 @@ def _write_entry(
     claimed: float,
     measured: float,
     finding: dict | None = None,
+    budget: str | None = "cpu",
 ) -> None:
-    """One cpu-budget cell ``(dataset, setting, method)`` of ``entry`` ("paper/table") in its
-    summary.csv, and optionally one finding verdict in its findings.csv."""
+    """One cell ``(dataset, setting, method)`` of ``entry`` ("paper/table") in its summary.csv
+    (``budget`` None: measured without training), and optionally one finding verdict in its
+    findings.csv."""
     paper, table = entry.split("/")
     folder = root / entry
     folder.mkdir(parents=True)
     dataset, setting, method = cell
-    pd.DataFrame(
-        [{"paper": paper, "table": table, "dataset": dataset, "setting": setting,
-          "method": method, "metric": "psnr", "claimed": claimed, "measured": measured,
-          "diff": measured - claimed, "n_images": 5, "budget": "cpu"}]
-    ).to_csv(folder / "summary.csv", index=False)  # fmt: skip
+    row = {"paper": paper, "table": table, "dataset": dataset, "setting": setting,
+           "method": method, "metric": "psnr", "claimed": claimed, "measured": measured,
+           "diff": measured - claimed, "n_images": 5, "budget": budget}  # fmt: skip
+    if budget is None:  # a no-training protocol check states its tolerance
+        row.update(tolerance=0.02, within_tolerance=abs(measured - claimed) <= 0.02)
+    pd.DataFrame([row]).to_csv(folder / "summary.csv", index=False)
     if finding is not None:
         row = {"budget": "cpu", "evidence": "e", "conclusive": True, **finding}
         pd.DataFrame([row]).to_csv(folder / "findings.csv", index=False)
@@ -58,6 +61,11 @@ def test_a_reduced_budget_cell_takes_its_tables_finding_verdict(monkeypatch, tmp
     assert "not yet run" in board.loc["memnet-table1-Set5-x3-MemNet_NL-psnr", "reason"]
     # ... and a model measured on the table's other cells is named as trained, not as missing.
     assert "evaluation grid" in board.loc["memnet-table1-Set5-x4-MemNet-psnr", "reason"]
+    # A cell measured without training (the protocol chapter's bicubic column) is not a model
+    # "trained" for the table: its other cells keep their own reason.
+    _write_entry(tmp_path, "memnet/table4", ("Set5", "x2", "Bicubic"), 33.66, 33.66, budget=None)
+    board = scoreboard.build().set_index("claim_id")
+    assert "evaluation grid" not in board.loc["memnet-table4-Urban100-x2-Bicubic-psnr", "reason"]
 
 
 def test_a_finding_over_runs_that_learned_nothing_is_inconclusive_not_failed(monkeypatch, tmp_path):
