@@ -39,8 +39,9 @@ COLUMNS = [
 ]  # fmt: skip
 KEY = ["paper", "table", "dataset", "setting", "method", "metric"]
 # Budgets from most to least comparable with the paper; "none" = nothing to train.
-BUDGET_RANK = {"none (no training)": 0, "paper": 1, "gpu": 2, "cpu": 3, "smoke": 4}
-COMPARABLE = {"none (no training)", "paper"}
+NO_TRAINING = "none (no training)"  # the budget of a cell measured without training
+BUDGET_RANK = {NO_TRAINING: 0, "paper": 1, "gpu": 2, "cpu": 3, "smoke": 4}
+COMPARABLE = {NO_TRAINING, "paper"}
 
 UNAVAILABLE = {
     "S14": "the 14-image denoising set is not available offline (tyshiwo/MemNet repository, "
@@ -90,7 +91,7 @@ def measurements() -> pd.DataFrame:
         return pd.DataFrame(columns=[*KEY, "measured", "budget", "within_tolerance", "source"])
     if "budget" not in m:
         m["budget"] = None
-    m["budget"] = m["budget"].fillna("none (no training)")
+    m["budget"] = m["budget"].fillna(NO_TRAINING)
     for col in ("within_tolerance", "tolerance"):  # only protocol checks state a tolerance
         if col not in m:
             m[col] = None
@@ -175,7 +176,7 @@ def build() -> pd.DataFrame:
     by_table = _table_findings(verdicts, findings)
 
     # Models this study trained for a table (not architecture or no-training protocol cells).
-    trained_cells = cells[cells["measured"].notna() & (cells["budget"] != "none (no training)")]
+    trained_cells = cells[cells["measured"].notna() & (cells["budget"] != NO_TRAINING)]
     trained = set(zip(trained_cells["paper"], trained_cells["table"], trained_cells["method"]))
     status, reason = [], []
     for _, r in cells.iterrows():
