@@ -41,5 +41,5 @@ def check() -> pd.DataFrame:
     out = out.join(extra, on=claims.KEY_COLUMNS)
     out["tolerance"] = out["metric"].map(TOLERANCE)
     out["within_tolerance"] = out["diff"].abs() <= out["tolerance"]
-    out["budget"] = "none (no training)"
+    out["budget"] = claims.NO_TRAINING
     return out.reset_index(drop=True)

@@ -34,6 +34,9 @@ FINDING_COLUMNS: list[str] = ["claim_id", "paper", "source", "claim", "kind", "q
 FINDING_KINDS: tuple[str, ...] = ("ordering", "trend", "qualitative")
 """Allowed values of the ``kind`` column of ``findings.csv``."""
 
+NO_TRAINING: str = "none (no training)"
+"""The ``budget`` of a measured cell that needed no training (architecture, protocol checks)."""
+
 MEASURED_COLUMNS: list[str] = [*KEY_COLUMNS, "measured", "n_images"]
 """Columns a measurements frame must have for :func:`compare`."""
 

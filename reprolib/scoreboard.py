@@ -39,7 +39,7 @@ COLUMNS = [
 ]  # fmt: skip
 KEY = ["paper", "table", "dataset", "setting", "method", "metric"]
 # Budgets from most to least comparable with the paper; "none" = nothing to train.
-NO_TRAINING = "none (no training)"  # the budget of a cell measured without training
+NO_TRAINING = claims.NO_TRAINING  # the budget of a cell measured without training
 BUDGET_RANK = {NO_TRAINING: 0, "paper": 1, "gpu": 2, "cpu": 3, "smoke": 4}
 COMPARABLE = {NO_TRAINING, "paper"}
 
