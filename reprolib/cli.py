@@ -4,6 +4,7 @@
     reprolib models                         every registered model with its size
     reprolib protocol [--full]              the no-training columns (notebooks/protocol.ipynb)
     reprolib experiments                    the experiment registry (experiments.yaml)
+    reprolib experiments --budget cpu       ... which runs are current, which are missing
     reprolib run ID|all --budget cpu        train + evaluate + report one entry or all
     reprolib run ID --runs RED MemoryNet    ... only some runs of an entry (its report: all)
     reprolib reports                        re-execute comparison and scoreboard pages
@@ -72,9 +73,19 @@ def _protocol(args: argparse.Namespace) -> int:
 def _experiments(args: argparse.Namespace) -> int:
     from reprolib import experiments
 
-    for eid, e in experiments.load().items():
-        runs = ", ".join(r.name for r in e.runs)
-        print(f"{eid:24s} {e.title}  [runs: {runs}]")
+    if args.budget is None:
+        for eid, e in experiments.load().items():
+            runs = ", ".join(r.name for r in e.runs)
+            print(f"{eid:24s} {e.title}  [runs: {runs}]")
+        return 0
+    try:
+        table = experiments.progress(args.budget)
+    except ValueError as err:
+        print(f"reprolib experiments: {err}", file=sys.stderr)
+        return 2
+    for row in table.itertuples():
+        done = f"{row.current}/{row.runs} current, {row.training_h:.2f} h training"
+        print(f"{row.experiment:24s} {done}" + (f"; missing: {row.missing}" if row.missing else ""))
     return 0
 
 
@@ -148,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--limit", type=int, help="first N images per set (separate folder)")
     pr.set_defaults(func=_protocol)
 
-    e = sub.add_parser("experiments", help="list the experiment registry")
+    e = sub.add_parser("experiments", help="list the experiment registry (or its runs' state)")
+    e.add_argument("--budget", help="which runs are current at this budget, which are missing")
     e.set_defaults(func=_experiments)
 
     r = sub.add_parser("run", help="run experiments (train, evaluate, report) via papermill")

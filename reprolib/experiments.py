@@ -251,6 +251,80 @@ def run(
     return out
 
 
+# --------------------------------------------------------------------------- where runs stand
+
+#: States of one run at one budget, as :func:`run_status` reads them from ``results/``.
+RUN_STATES: tuple[str, ...] = ("current", "stale", "partial", "not run")
+
+
+def _run_state(exp: Experiment, run: Run, budget: str) -> str:
+    """``current`` (scored, same spec), ``stale`` (scored under a spec that has since changed:
+    ``reprolib run`` trains it again), ``partial`` (training started; ``reprolib run`` resumes
+    it from its checkpoint) or ``not run``."""
+    d = exp.run_dir(run, budget)
+    if is_current(exp, run, budget):
+        return "current"
+    if (d / "metrics.csv").exists():
+        return "stale"
+    return "partial" if d.is_dir() and any(d.iterdir()) else "not run"
+
+
+def _weights_elsewhere(exp: Experiment, run: Run, budget: str, state: str) -> str:
+    if state == "current":
+        return ""
+    donor = find_trained(exp.recipe_for(run, budget), exclude=exp.run_dir(run, budget))
+    return "" if donor is None else str(donor.relative_to(claims.results_root()))
+
+
+def run_status(budgets: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every run of every registry entry at each budget, with its state and training cost.
+
+    One row per (experiment, run, budget): ``state`` (:data:`RUN_STATES`), ``iterations`` and
+    ``wall_s`` of its training (from ``train_summary.json``), ``reused_from`` when its weights
+    were trained by another entry (their training time is counted there, not here) and, for a
+    run that is not current, ``weights_at``: a finished run of the same training recipe that
+    ``reprolib run`` would reuse instead of training.
+    """
+    rows = []
+    for eid, exp in load().items():
+        for budget in budgets or BUDGETS:
+            for r in exp.runs:
+                d = exp.run_dir(r, budget)
+                info_path, reused = d / "train_summary.json", d / "REUSED_FROM"
+                info = json.loads(info_path.read_text()) if info_path.exists() else {}
+                state = _run_state(exp, r, budget)
+                rows.append({
+                    "experiment": eid, "run": r.name, "budget": budget, "state": state,
+                    "iterations": info.get("iterations_total", info.get("iterations")),
+                    "wall_s": info.get("wall_s"),
+                    "reused_from": reused.read_text().strip() if reused.exists() else "",
+                    "weights_at": _weights_elsewhere(exp, r, budget, state),
+                })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def progress(budget: str) -> pd.DataFrame:
+    """Per registry entry at ``budget``: how many runs are current, which are missing, the
+    training hours spent on its own runs (reused weights excluded) and the command that
+    completes it (empty when nothing is missing)."""
+    runs = run_status([check_budget(budget)])
+    rows = []
+    for eid, group in runs.groupby("experiment", sort=False):
+        todo = group[group["state"] != "current"]
+        own = group[(group["state"] == "current") & (group["reused_from"] == "")]
+        missing = [
+            f"{r.run} ({r.state}{'; trained weights exist' if r.weights_at else ''})"
+            for r in todo.itertuples()
+        ]
+        rows.append({
+            "experiment": eid, "runs": len(group), "current": len(group) - len(todo),
+            "missing": ", ".join(missing),
+            "training_h": round(float(own["wall_s"].fillna(0).sum()) / 3600, 2),
+            "command": f"reprolib run {eid} --budget {budget}" if missing else "",
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 # --------------------------------------------------------------------------- the report
 
 

@@ -275,3 +275,78 @@ def test_run_trains_only_the_named_runs_and_rejects_unknown_names(monkeypatch, t
     assert cli.main(["run", "p/t", "--budget", "smoke", "--runs", "B", "C"]) == 2
     assert calls == []
     assert "p/t has no run 'C'; its runs: A, B" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "budget"),
+    [
+        *[(a, b, budget) for budget in ("cpu", "gpu") for a, b in [
+            ("nlrn/table1:embedded_gaussian", "nlrn/table2:NLRN"),  # NLRN's default distance
+            ("memnet/table2:MemNet_291_MS", "memnet/table1:MemNet"),  # 291 images, multi-sup.
+            ("memnet/table4:MemNet", "memnet/table1:MemNet"),
+            ("rednet/table2:RED20", "rednet/fig6:RED20"),
+        ]],
+        ("nlrn/table2:NLRN", "nlrn/fig6:T4", "cpu"),  # T = 4 is the cpu budget's unrolling
+    ],
+)  # fmt: skip
+def test_runs_the_papers_describe_as_one_network_train_one_recipe(a, b, budget):
+    """The registry's shared runs really share a training recipe, so their weights are trained
+    once (an explicit default value in one of them would make them look different)."""
+    from reprolib import recipes
+
+    def recipe(ref: str):
+        eid, name = ref.split(":")
+        exp = experiments.get(eid)
+        return exp.recipe_for(next(r for r in exp.runs if r.name == name), budget)
+
+    assert recipes.recipe_diff(recipe(a), recipe(b), training_only=True) == []
+    other = experiments.get("nlrn/table1")  # and a real ablation is a different recipe
+    euclid = other.recipe_for(next(r for r in other.runs if r.name == "euclidean"), budget)
+    assert recipes.recipe_diff(euclid, recipe("nlrn/table2:NLRN"), training_only=True) != []
+
+
+def test_run_status_and_progress_read_each_runs_state_from_results(monkeypatch, tmp_path):
+    """current (scored under this spec), stale (scored under another), partial (training
+    started), not run; reused weights count no training time, and a missing run whose recipe
+    was trained elsewhere says so."""
+    from reprolib import recipes
+
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    runs = tuple(Run(n, "red_denoise", sigma=50) for n in ("A", "B", "C")) + (
+        Run("D", "red_denoise", sigma=30),
+    )
+    exp = Experiment("p/t", "t", "p", runs, {})
+    monkeypatch.setattr(experiments, "load", lambda: {"p/t": exp})
+    budget = "smoke"
+
+    def scored(name: str, spec_hash: str, wall_s: float, reused: bool = False) -> None:
+        d = exp.run_dir(next(r for r in runs if r.name == name), budget)
+        d.mkdir(parents=True)
+        (d / "metrics.csv").write_text("dataset\n")
+        (d / "spec.json").write_text(json.dumps({"hash": spec_hash}))
+        fields = recipes.recipe_to_dict(exp.recipe_for(runs[0], budget))
+        (d / "train_summary.json").write_text(json.dumps(
+            {"status": "finished", "recipe_fields": fields, "iterations": 10, "wall_s": wall_s}
+        ))  # fmt: skip
+        (d / "model.pt").write_bytes(b"w")
+        if reused:
+            (d / "REUSED_FROM").write_text("p/t/smoke/A\n")
+
+    scored("A", exp.spec_hash(runs[0], budget), 3600.0)
+    scored("B", exp.spec_hash(runs[1], budget), 3600.0, reused=True)
+    scored("C", "an-older-spec", 7200.0)
+    partial = exp.run_dir(runs[3], budget)
+    partial.mkdir(parents=True)
+    (partial / "log.csv").write_text("iteration,loss\n")
+
+    status = experiments.run_status([budget]).set_index("run")
+    assert status["state"].to_dict() == {"A": "current", "B": "current", "C": "stale",
+                                         "D": "partial"}  # fmt: skip
+    assert status.loc["B", "reused_from"] == "p/t/smoke/A"
+    assert status.loc["C", "weights_at"] == "p/t/smoke/A"  # same sigma-50 recipe, finished
+    assert status.loc["D", "weights_at"] == ""  # sigma 30: nothing trained
+    row = experiments.progress(budget).iloc[0]
+    assert (row["runs"], row["current"], row["training_h"]) == (4, 2, 1.0)
+    assert row["missing"] == "C (stale; trained weights exist), D (partial)"
+    assert row["command"] == "reprolib run p/t --budget smoke"
+    assert set(experiments.run_status(["cpu"])["state"]) == {"not run"}
