@@ -348,6 +348,33 @@ def run_metrics(exp: Experiment, budget: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def per_image(exp: Experiment, budget: str) -> pd.DataFrame:
+    """Every scored test image of every run: ``run, method, dataset, setting, image, psnr,
+    ssim``. A mean over a set can hide a few images on which a run fails outright."""
+    frames = []
+    for r in exp.runs:
+        path = exp.run_dir(r, budget) / "per_image.csv"
+        if path.exists():
+            scores = pd.read_csv(path, dtype={"image": str})
+            frames.append(scores.assign(run=r.name, method=r.label))
+    cols = ["run", "method", "dataset", "setting", "image", "psnr", "ssim"]
+    return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+
+def lowest_images(scores: pd.DataFrame, metric: str = "psnr") -> pd.DataFrame:
+    """Per run and (dataset, setting): the image that scores lowest, with the run's median on
+    that cell and how far below the median the image falls (``below_median``)."""
+    if scores.empty:
+        return pd.DataFrame(columns=["run", "dataset", "setting", "image", metric, "median",
+                                     "below_median"])  # fmt: skip
+    key = ["run", "dataset", "setting"]
+    worst = scores.loc[scores.groupby(key, sort=False)[metric].idxmin(), [*key, "image", metric]]
+    median = scores.groupby(key, sort=False)[metric].median().rename("median")
+    out = worst.join(median, on=key).reset_index(drop=True)
+    out["below_median"] = out["median"] - out[metric]
+    return out
+
+
 def input_baseline(exp: Experiment, budget: str, progress: bool = False) -> pd.DataFrame:
     """PSNR/SSIM of the degraded input itself (the bicubic upsampling, noisy or JPEG image) on
     every cell the entry's runs were scored on, over the same images.

@@ -92,6 +92,36 @@ def per_image_boxes(per_image: pd.DataFrame, metric: str = "psnr"):
     return fig
 
 
+def per_image_by_run(scores: pd.DataFrame, metric: str = "psnr"):
+    """One panel per (set, setting): every run's per-image scores, a box and one point per
+    image, so that an image a run fails on stands out from the run's mean."""
+    d = scores.assign(cell=scores["dataset"] + " " + scores["setting"])
+    cells = list(dict.fromkeys(d["cell"]))
+    cols = min(3, len(cells))
+    rows = -(-len(cells) // cols)
+    runs = list(dict.fromkeys(d["run"]))
+    fig, axes = plt.subplots(rows, cols, figsize=(max(4.0, 1.1 * len(runs)) * cols, 3.4 * rows),
+                             squeeze=False)  # fmt: skip
+    rng = np.random.default_rng(0)  # fixed jitter: the same figure on every build
+    for ax, cell in zip(axes.flat, cells, strict=False):
+        part = d[d["cell"] == cell]
+        values = [part.loc[part["run"] == r, metric].to_numpy() for r in runs]
+        ax.boxplot(values, positions=range(len(runs)), widths=0.6, showfliers=False,
+                   medianprops={"color": "0.3"}, boxprops={"color": "0.6"},
+                   whiskerprops={"color": "0.6"}, capprops={"color": "0.6"})  # fmt: skip
+        for i, v in enumerate(values):
+            ax.scatter(i + rng.uniform(-0.2, 0.2, len(v)), v, s=9, color="C0", alpha=0.7)
+        ax.set_xticks(range(len(runs)), runs)
+        ax.set_title(cell, fontsize=9)
+        ax.set_xlabel("")
+        ax.set_ylabel(f"per-image {metric.upper()}" + (" (dB)" if metric == "psnr" else ""))
+        ax.tick_params(axis="x", rotation=45, labelsize=7)
+    for ax in list(axes.flat)[len(cells) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
 def learning_curve(
     log: pd.DataFrame,
     x: str,

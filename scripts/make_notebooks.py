@@ -153,6 +153,29 @@ write(
             'na = board[board.status == "not attempted"]\n'
             'na.groupby(["paper", "reason"]).size().rename("cells").reset_index()'
         ),
+        md(
+            "## Runs of the experiment registry\n\n"
+            "Where every entry of `experiments.yaml` stands at each budget that has results "
+            "(`reprolib.experiments.progress`; the same table prints with `reprolib experiments "
+            "--budget cpu`): how many of its runs are *current* (scored under the entry's "
+            "present recipe and grid), which are missing and why (*not run*, *partial*: training "
+            "started and resumes, *stale*: scored under a recipe that has since changed), the "
+            "training hours its own runs took (weights reused from another entry count there), "
+            "and the command that completes it. A missing run marked *trained weights exist* "
+            "would reuse another entry's weights and only be scored."
+        ),
+        hidden(
+            "from IPython.display import Markdown, display\n\n"
+            "from reprolib import experiments\n\n"
+            'for budget in ("cpu", "gpu", "paper"):\n'
+            "    table = experiments.progress(budget)\n"
+            '    if table["current"].sum() == 0:\n'
+            "        continue\n"
+            '    done = int((table["current"] == table["runs"]).sum())\n'
+            '    display(Markdown(f"**Budget `{budget}`**: {done} of {len(table)} entries complete, "\n'
+            "                     f\"{table['training_h'].sum():.1f} h of training in all.\"))\n"
+            "    display(table)"
+        ),
     ],
 )
 
@@ -196,6 +219,23 @@ write(
         ),
         md("## Claimed vs measured"),
         hidden("plotting.style_comparison(summary) if len(summary) else 'no runs yet'"),
+        md(
+            "## Per-image scores\n\n"
+            "A mean over a set can hide images on which a run fails outright: one point per "
+            "test image and run, then each run's lowest-scoring image per cell, with how far it "
+            "falls below the run's median."
+        ),
+        hidden(
+            "import matplotlib.pyplot as plt\n\n"
+            "scores = experiments.per_image(exp, budget)\n"
+            "if len(scores):\n"
+            "    fig = plotting.per_image_by_run(scores)\n"
+            "    display(fig)\n"
+            "    plt.close(fig)\n"
+            "    display(experiments.lowest_images(scores).round(4))\n"
+            "else:\n"
+            '    display(Markdown("No run of this entry has been scored yet."))'
+        ),
         md("## The paper's findings at this budget"),
         hidden(
             "for _, f in findings.iterrows():\n"

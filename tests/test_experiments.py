@@ -350,3 +350,28 @@ def test_run_status_and_progress_read_each_runs_state_from_results(monkeypatch, 
     assert row["missing"] == "C (stale; trained weights exist), D (partial)"
     assert row["command"] == "reprolib run p/t --budget smoke"
     assert set(experiments.run_status(["cpu"])["state"]) == {"not run"}
+
+
+def test_per_image_scores_and_each_runs_lowest_image(monkeypatch, tmp_path):
+    """Per-image scores of every scored run (image names stay strings: "01", not 1), and per
+    run and cell the lowest image with its distance below the run's median, by hand."""
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    exp = Experiment("p/t", "t", "p", (Run("A", "r"), Run("B", "r", method="Bee"), Run("C", "r")),
+                     {})  # fmt: skip
+    for name, psnr in (("A", [30.0, 28.0, 14.0]), ("B", [29.0, 29.5, 30.5])):
+        d = exp.run_dir(next(r for r in exp.runs if r.name == name), "cpu")
+        d.mkdir(parents=True)
+        pd.DataFrame({
+            "protocol": "p", "dataset": "Set12", "setting": "sigma25", "method": "m",
+            "image": ["01", "02", "03"], "psnr": psnr, "ssim": [0.8, 0.8, 0.5], "seconds": 1.0,
+        }).to_csv(d / "per_image.csv", index=False)  # fmt: skip
+    scores = experiments.per_image(exp, "cpu")
+    assert len(scores) == 6 and set(scores["run"]) == {"A", "B"}  # C has not been scored
+    assert scores.loc[scores["run"] == "B", "method"].unique().tolist() == ["Bee"]
+    assert scores["image"].tolist()[:3] == ["01", "02", "03"]
+    low = experiments.lowest_images(scores).set_index("run")
+    assert low.loc["A", "image"] == "03" and low.loc["B", "image"] == "01"
+    assert low.loc["A", "median"] == 28.0 and low.loc["A", "below_median"] == 14.0
+    assert low.loc["B", "below_median"] == pytest.approx(0.5)
+    empty = experiments.per_image(Experiment("p/u", "u", "p", (Run("Z", "r"),), {}), "cpu")
+    assert empty.empty and experiments.lowest_images(empty).empty

@@ -104,3 +104,24 @@ def test_run_curves_lists_the_paper_reference_only_when_one_is_drawn():
         dashed = [ln for ln in ax_psnr.lines if ln.get_ls() == "--" and len(ln.get_ydata())]
         assert [ln.get_ydata()[0] for ln in dashed] == ([30.0] if claimed else [])
         matplotlib.pyplot.close(fig)
+
+
+def test_per_image_by_run_draws_one_panel_per_cell_with_every_image():
+    """Two cells (panels; the unused slot of the grid is hidden), each with one point per
+    image and run, the runs in registry order along x."""
+    scores = pd.DataFrame({
+        "run": ["A", "A", "B", "B"] * 2,
+        "dataset": ["Set5"] * 4 + ["Set14"] * 4,
+        "setting": "x3",
+        "image": ["1", "2"] * 4,
+        "psnr": [30.0, 31.0, 20.0, 32.0, 28.0, 29.0, 27.0, 28.5],
+    })  # fmt: skip
+    fig = plotting.per_image_by_run(scores)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["Set5 x3", "Set14 x3"]
+    for ax in visible:
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["A", "B"]
+        points = sum(len(c.get_offsets()) for c in ax.collections if len(c.get_offsets()))
+        assert points == 4
+        assert ax.get_ylabel() == "per-image PSNR (dB)"
+    matplotlib.pyplot.close(fig)
