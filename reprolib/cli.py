@@ -8,6 +8,7 @@
     reprolib run ID|all --budget cpu        train + evaluate + report one entry or all
     reprolib run ID --runs RED MemoryNet    ... only some runs of an entry (its report: all)
     reprolib reports                        re-execute comparison and scoreboard pages
+    reprolib reports --entries              ... after every entry's report (no training)
     reprolib train RECIPE --budget gpu      one training run (also under torchrun, for DDP):
         torchrun --nproc_per_node 4 -m reprolib.cli train nlrn_denoise_sigma25 --budget gpu
 
@@ -111,8 +112,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def _reports(args: argparse.Namespace) -> int:
     """Re-execute the pages that summarise results/ (cheap: they read CSVs, train nothing)."""
-    from reprolib import chapters, runner
+    from reprolib import chapters, experiments, runner
 
+    if args.entries:  # first: they write the summary.csv and findings.csv the pages read
+        experiments.check_budget(args.budget)
+        for eid, row in experiments.progress(args.budget).set_index("experiment").iterrows():
+            if row["current"]:
+                print(experiments.render_report(eid, args.budget))
     print(runner.execute("notebooks/comparison.ipynb", "results/architecture/comparison.ipynb", {}))
     print(runner.execute("notebooks/scoreboard.ipynb", "results/scoreboard.ipynb", {}))
     for paper in chapters.PAPERS:
@@ -175,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     r.set_defaults(func=_run)
 
     rep = sub.add_parser("reports", help="re-execute the comparison and scoreboard notebooks")
+    rep.add_argument(
+        "--entries",
+        action="store_true",
+        help="first re-execute the report of every entry with runs at --budget",
+    )
+    rep.add_argument("--budget", default="cpu", help="the budget of --entries (default cpu)")
     rep.set_defaults(func=_reports)
 
     t = sub.add_parser("train", help="train one recipe (torchrun-compatible for several GPUs)")

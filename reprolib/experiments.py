@@ -246,7 +246,15 @@ def run(
         runner.execute(TRAIN_NOTEBOOK, d / "train.ipynb", params)
         params.pop("overwrite")
         (d / "spec.json").write_text(json.dumps({"hash": exp.spec_hash(r, budget), **params}))
-    out = exp.folder / f"report_{budget}.ipynb"
+    return render_report(eid, budget)
+
+
+def render_report(eid: str, budget: str) -> Path:
+    """Execute an entry's report notebook from the runs already under ``results/`` (it trains
+    nothing): ``report_<budget>.ipynb``, ``summary.csv`` and ``findings.csv``."""
+    from reprolib import runner
+
+    out = get(eid).folder / f"report_{check_budget(budget)}.ipynb"
     runner.execute(REPORT_NOTEBOOK, out, {"experiment": eid, "budget": budget})
     return out
 

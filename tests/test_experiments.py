@@ -375,3 +375,30 @@ def test_per_image_scores_and_each_runs_lowest_image(monkeypatch, tmp_path):
     assert low.loc["B", "below_median"] == pytest.approx(0.5)
     empty = experiments.per_image(Experiment("p/u", "u", "p", (Run("Z", "r"),), {}), "cpu")
     assert empty.empty and experiments.lowest_images(empty).empty
+
+
+def test_reports_entries_rerenders_only_entries_with_scored_runs_and_trains_nothing(
+    monkeypatch, tmp_path
+):
+    """`reprolib reports --entries`: each entry with a current run gets its report re-executed
+    (no training notebook), before the summary pages that read the reports' CSVs."""
+    from reprolib import chapters, cli, runner
+
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    done = Experiment("p/done", "d", "p", (Run("A", "red_denoise", sigma=50),), {})
+    empty = Experiment("p/empty", "e", "p", (Run("B", "red_denoise", sigma=50),), {})
+    registry = {"p/done": done, "p/empty": empty}
+    monkeypatch.setattr(experiments, "load", lambda: registry)
+    monkeypatch.setattr(experiments, "get", registry.__getitem__)
+    monkeypatch.setattr(chapters, "write_toc", lambda: "")
+    d = done.run_dir(done.runs[0], "cpu")
+    d.mkdir(parents=True)
+    (d / "metrics.csv").write_text("dataset\n")
+    (d / "spec.json").write_text(json.dumps({"hash": done.spec_hash(done.runs[0], "cpu")}))
+    calls = []
+    monkeypatch.setattr(runner, "execute", lambda nb, out, params: calls.append((nb, str(out))))
+    assert cli.main(["reports", "--entries", "--budget", "cpu"]) == 0
+    assert calls[0] == (experiments.REPORT_NOTEBOOK, str(tmp_path / "p/done/report_cpu.ipynb"))
+    assert not any("train" in nb or "p/empty" in out for nb, out in calls)
+    assert [nb for nb, _ in calls[1:3]] == ["notebooks/comparison.ipynb",
+                                            "notebooks/scoreboard.ipynb"]  # fmt: skip
