@@ -18,6 +18,7 @@ Run ``reprolib --help`` (or ``python -m reprolib.cli --help``) for the options.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 
@@ -143,6 +144,9 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+_LISTINGS = {"data", "models", "experiments"}  # read-only commands whose output is piped
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="reprolib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -200,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     t.set_defaults(func=_train)
 
     args = p.parse_args(argv)
+    if args.command in _LISTINGS and hasattr(signal, "SIGPIPE"):
+        # `reprolib experiments | head` ends quietly, as ls does; commands that train keep
+        # Python's default, so a closed pipe cannot kill a run between checkpoints.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     return args.func(args)
 
 

@@ -24,3 +24,18 @@ def test_protocol_targets_are_valid_and_unknown_ids_fail():
     assert {t.id for t in targets} >= {"memnet-t4-bicubic", "nlrn-t4-dncnn"}
     with pytest.raises(KeyError, match="unknown protocol target"):
         cli.main(["protocol", "--targets", "nope"])
+
+
+def test_listing_into_a_closed_pipe_ends_without_traceback():
+    """`reprolib experiments | head -1`: the reader goes away; no BrokenPipeError trace."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reprolib.cli", "experiments"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    proc.stdout.close()  # before the child has imported anything, so its writes hit EPIPE
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) in (0, -13), err
+    assert "Traceback" not in err and "BrokenPipeError" not in err
