@@ -420,7 +420,10 @@ def input_baseline(exp: Experiment, budget: str, progress: bool = False) -> pd.D
 
 def summary(exp: Experiment, budget: str) -> pd.DataFrame:
     """Measured vs claimed in the shared shape, plus the budget columns and ``input`` (the
-    degraded input's own score on that cell, :func:`input_baseline`) with ``gain`` over it."""
+    degraded input's own score on that cell, :func:`input_baseline`) with ``gain`` over it.
+
+    One row per measured cell: under the table that claims it, or under the entry's first table
+    when none does (an entry spanning several tables must not repeat every cell per table)."""
     m = run_metrics(exp, budget)
     if m.empty:
         return m
@@ -444,6 +447,11 @@ def summary(exp: Experiment, budget: str) -> pd.DataFrame:
               "iterations", "wall_s", "hardware"]],
         on=["paper", "table", "dataset", "setting", "method", "metric"], how="left",
     )  # fmt: skip
+    if len(exp.tables) > 1:  # e.g. RED Tables 4-6, one test set each: a cell under its own table
+        cell = ["dataset", "setting", "method", "metric"]
+        claimed_somewhere = out.groupby(cell)["claimed"].transform(lambda c: c.notna().any())
+        unclaimed_once = ~claimed_somewhere & (out["table"] == exp.tables[0])
+        out = out[out["claimed"].notna() | unclaimed_once].reset_index(drop=True)
     out = out.merge(base, on=["dataset", "setting", "n_images", "metric"], how="left")
     out["gain"] = out["measured"] - out["input"]
     return out
@@ -548,23 +556,31 @@ def _counterexample(check: dict[str, Any], mean: pd.Series, valid: list[str]) ->
 
 
 def report(eid: str, budget: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write ``summary.csv`` and ``findings.csv`` of an experiment (merged across budgets)."""
+    """Write ``summary.csv`` and ``findings.csv`` of an experiment: this budget's rows are
+    rewritten whole (they are recomputed from every stored run), other budgets' rows are kept."""
     exp = get(eid)
     summ = summary(exp, budget)
     found = check_findings(exp, budget, summ)
     exp.folder.mkdir(parents=True, exist_ok=True)
-    for name, df, key in (
-        ("summary.csv", summ, ["paper", "table", "dataset", "setting", "method", "metric",
-                               "budget"]),
-        ("findings.csv", found, ["claim_id", "budget"]),
-    ):  # fmt: skip
+    for name, df in (("summary.csv", summ), ("findings.csv", found)):
         path = exp.folder / name
-        if path.exists() and not df.empty:
+        if path.exists() and not df.empty:  # this budget's rows are replaced, the others kept
             old = pd.read_csv(path)
-            keep = ~old.set_index(key).index.isin(df.set_index(key).index)
-            df = pd.concat([old[keep], df], ignore_index=True)
+            df = pd.concat([old[old["budget"].astype(str) != budget], df], ignore_index=True)
         df.to_csv(path, index=False, float_format="%.6f")
     return summ, found
+
+
+def validation_cells(exp: Experiment, budget: str) -> dict[str, tuple[str, str]]:
+    """The (set, setting) each trained run validated on while training (monitoring only: the
+    scored model is the last iterate, never one picked by validation)."""
+    cells = {}
+    for r in exp.runs:
+        path = exp.run_dir(r, budget) / "train_summary.json"
+        fields = json.loads(path.read_text()).get("recipe_fields", {}) if path.exists() else {}
+        if "val_set" in fields:
+            cells[r.name] = (fields["val_set"], fields["val_setting"])
+    return cells
 
 
 def learning_curves(exp: Experiment, budget: str) -> dict[str, pd.DataFrame]:

@@ -158,11 +158,18 @@ def cost_scatter(bench: pd.DataFrame):
     return fig
 
 
-def run_curves(logs: dict[str, pd.DataFrame], summary: pd.DataFrame | None = None, title: str = ""):
+def run_curves(
+    logs: dict[str, pd.DataFrame],
+    summary: pd.DataFrame | None = None,
+    title: str = "",
+    val_cells: dict[str, tuple[str, str]] | None = None,
+):
     """Training loss and validation PSNR per run; the paper's value of each run as a reference.
 
-    The reference (dashed, same colour) is the claimed PSNR of that run's method averaged over
-    the evaluated cells that have a claim - the paper's final number at its full budget.
+    The reference (dashed, same colour) is the paper's final PSNR at its full budget for the
+    cell the run validates on (``val_cells``: run -> (set, setting)); a run whose validation
+    cell the paper does not tabulate gets no line. Without ``val_cells`` it is the mean claim
+    over the entry's claimed cells (only meaningful for a one-cell entry).
     """
     fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(10, 3.6))
     colours = sns.color_palette(PALETTE, max(len(logs), 1))
@@ -175,6 +182,9 @@ def run_curves(logs: dict[str, pd.DataFrame], summary: pd.DataFrame | None = Non
                          label=name)  # fmt: skip
         if summary is not None and len(summary):
             ref = summary[(summary["method"] == name) & (summary["metric"] == "psnr")]
+            if val_cells is not None:
+                val_set, val_setting = val_cells.get(name, (None, None))
+                ref = ref[(ref["dataset"] == val_set) & (ref["setting"] == val_setting)]
             if ref["claimed"].notna().any():
                 ax_psnr.axhline(ref["claimed"].mean(), color=colour, ls="--", lw=1)
                 drew_claim = True

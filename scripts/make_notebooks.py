@@ -244,10 +244,17 @@ write(
             '"holds" if f.holds else "does not hold", display=False)\n'
             "findings"
         ),
-        md("## Learning curves"),
+        md(
+            "## Learning curves\n\n"
+            "Validation PSNR is measured during training on the first few images of each run's "
+            "validation set and setting (`val` in its `train_summary.json`). It only monitors: "
+            "the scored model is always the last iterate, never one chosen by validation. The "
+            "dashed line is the paper's final number for that set and setting (all its images, "
+            "full budget), drawn where the paper tabulates that cell."
+        ),
         hidden(
             "plotting.run_curves(experiments.learning_curves(exp, budget), summary, "
-            "title=exp.title);"
+            "title=exp.title, val_cells=experiments.validation_cells(exp, budget));"
         ),
         md(
             "## The paper's figures from these runs\n\n"

@@ -402,3 +402,42 @@ def test_reports_entries_rerenders_only_entries_with_scored_runs_and_trains_noth
     assert not any("train" in nb or "p/empty" in out for nb, out in calls)
     assert [nb for nb, _ in calls[1:3]] == ["notebooks/comparison.ipynb",
                                             "notebooks/scoreboard.ipynb"]  # fmt: skip
+
+
+def test_an_entry_spanning_tables_lists_each_measured_cell_once(monkeypatch, tmp_path):
+    """RED's Tables 4, 5 and 6 report Set5, Set14 and BSD100: a RED30 cell appears once, under
+    the table that claims it (Set5 x3 = 33.82 dB in Table 4), not once per table."""
+    shutil.copytree(experiments.claims.claims_dir(), tmp_path / "claims")
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    exp = Experiment(
+        "rednet/t", "t", "rednet", (Run("RED30", "red_sr"),), {},
+        tables=("table4", "table5", "table6"),
+    )  # fmt: skip
+    run_dir = exp.run_dir(exp.runs[0], "cpu")
+    run_dir.mkdir(parents=True)
+    (run_dir / "train_summary.json").write_text("{}")
+    cells = [("Set5", 5), ("Set14", 14), ("Urban100", 100)]  # Urban100: claimed by no table
+    pd.DataFrame(
+        [{"protocol": "red_sr", "dataset": d, "setting": "x3", "psnr": 30.0, "ssim": 0.9,
+          "n_images": n} for d, n in cells]
+    ).to_csv(run_dir / "metrics.csv", index=False)  # fmt: skip
+    pd.DataFrame(
+        [{"protocol": "red_sr", "dataset": d, "setting": "x3", "n_images": n, "psnr": 28.0,
+          "ssim": 0.8} for d, n in cells]
+    ).to_csv(run_dir.parent / "input_baseline.csv", index=False)  # fmt: skip
+    summ = experiments.summary(exp, "cpu")
+    psnr = summ[summ.metric == "psnr"].set_index("dataset")
+    assert len(psnr) == 3 and not summ.duplicated(["dataset", "setting", "metric"]).any()
+    assert psnr.loc["Set5", "table"] == "table4" and psnr.loc["Set5", "claimed"] == 33.82
+    assert psnr.loc["Set14", "table"] == "table5"
+    assert psnr.loc["Urban100", "table"] == "table4" and pd.isna(psnr.loc["Urban100", "claimed"])
+    assert (psnr["gain"] == 2.0).all()
+    # Writing it replaces this budget's rows whole (a stale cell goes), other budgets stay.
+    stale = summ.iloc[[0]].assign(table="table6", dataset="Set5")
+    smoke = summ.iloc[[0]].assign(budget="smoke")
+    pd.concat([stale, smoke]).to_csv(exp.folder / "summary.csv", index=False)
+    monkeypatch.setattr(experiments, "get", lambda eid: exp)
+    experiments.report("rednet/t", "cpu")
+    written = pd.read_csv(exp.folder / "summary.csv")
+    assert len(written) == len(summ) + 1 and (written.budget == "smoke").sum() == 1
+    assert not ((written.table == "table6") & (written.dataset == "Set5")).any()

@@ -125,3 +125,18 @@ def test_per_image_by_run_draws_one_panel_per_cell_with_every_image():
         assert points == 4
         assert ax.get_ylabel() == "per-image PSNR (dB)"
     matplotlib.pyplot.close(fig)
+
+
+def test_run_curves_reference_is_the_claim_on_the_cell_the_run_validates_on():
+    """RED30 validates on Set5 x3 but is scored on nine SR cells: its dashed line is the
+    paper's Set5 x3 value (33.82 dB, Table 4), not the mean over all claimed cells."""
+    log = pd.DataFrame({"iteration": [1, 2], "loss": [2.0, 1.0], "val_psnr": [31.0, 32.0]})
+    summary = pd.DataFrame({
+        "method": "RED30", "metric": "psnr", "dataset": ["Set5", "Set5", "BSD100"],
+        "setting": ["x3", "x4", "x3"], "claimed": [33.82, 31.51, 28.93],
+    })  # fmt: skip
+    for cells, expected in (({"RED30": ("Set5", "x3")}, [33.82]), ({"RED30": ("Set12", "x3")}, [])):
+        fig = plotting.run_curves({"RED30": log}, summary, val_cells=cells)
+        dashed = [ln for ln in fig.axes[1].lines if ln.get_ls() == "--" and len(ln.get_ydata())]
+        assert [ln.get_ydata()[0] for ln in dashed] == expected
+        matplotlib.pyplot.close(fig)
