@@ -284,6 +284,12 @@ def _weights_elsewhere(exp: Experiment, run: Run, budget: str, state: str) -> st
     return "" if donor is None else str(donor.relative_to(claims.results_root()))
 
 
+def _train_info(run_dir: Path) -> dict[str, Any]:
+    """A run folder's ``train_summary.json`` ({} before its training has finished once)."""
+    path = run_dir / "train_summary.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def run_status(budgets: Sequence[str] | None = None) -> pd.DataFrame:
     """Every run of every registry entry at each budget, with its state and training cost.
 
@@ -298,8 +304,7 @@ def run_status(budgets: Sequence[str] | None = None) -> pd.DataFrame:
         for budget in budgets or BUDGETS:
             for r in exp.runs:
                 d = exp.run_dir(r, budget)
-                info_path, reused = d / "train_summary.json", d / "REUSED_FROM"
-                info = json.loads(info_path.read_text()) if info_path.exists() else {}
+                info, reused = _train_info(d), d / "REUSED_FROM"
                 state = _run_state(exp, r, budget)
                 rows.append({
                     "experiment": eid, "run": r.name, "budget": budget, "state": state,
@@ -436,8 +441,8 @@ def summary(exp: Experiment, budget: str) -> pd.DataFrame:
                  "wall_s", "hardware"],
         value_vars=["psnr", "ssim"], var_name="metric", value_name="measured",
     )  # fmt: skip
-    rows = []
-    for table in exp.tables or ("-",):
+    rows, tables = [], exp.tables or ("-",)
+    for table in tables:
         part = long.copy()
         part["paper"], part["table"] = exp.paper, table
         rows.append(part)
@@ -447,11 +452,11 @@ def summary(exp: Experiment, budget: str) -> pd.DataFrame:
               "iterations", "wall_s", "hardware"]],
         on=["paper", "table", "dataset", "setting", "method", "metric"], how="left",
     )  # fmt: skip
-    if len(exp.tables) > 1:  # e.g. RED Tables 4-6, one test set each: a cell under its own table
-        cell = ["dataset", "setting", "method", "metric"]
-        claimed_somewhere = out.groupby(cell)["claimed"].transform(lambda c: c.notna().any())
-        unclaimed_once = ~claimed_somewhere & (out["table"] == exp.tables[0])
-        out = out[out["claimed"].notna() | unclaimed_once].reset_index(drop=True)
+    # Each cell once (RED Tables 4-6: one test set each), under its claiming table or the first.
+    cell = ["dataset", "setting", "method", "metric"]
+    claimed_somewhere = out.groupby(cell)["claimed"].transform(lambda c: c.notna().any())
+    unclaimed_once = ~claimed_somewhere & (out["table"] == tables[0])
+    out = out[out["claimed"].notna() | unclaimed_once].reset_index(drop=True)
     out = out.merge(base, on=["dataset", "setting", "n_images", "metric"], how="left")
     out["gain"] = out["measured"] - out["input"]
     return out
@@ -576,8 +581,7 @@ def validation_cells(exp: Experiment, budget: str) -> dict[str, tuple[str, str]]
     scored model is the last iterate, never one picked by validation)."""
     cells = {}
     for r in exp.runs:
-        path = exp.run_dir(r, budget) / "train_summary.json"
-        fields = json.loads(path.read_text()).get("recipe_fields", {}) if path.exists() else {}
+        fields = _train_info(exp.run_dir(r, budget)).get("recipe_fields", {})
         if "val_set" in fields:
             cells[r.name] = (fields["val_set"], fields["val_setting"])
     return cells
