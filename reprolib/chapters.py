@@ -137,7 +137,7 @@ def write_toc(path: Path | None = None) -> str:
     lines += [f"          - file: {f}" for f in existing("protocol/protocol.ipynb")]
     lines += ["  - caption: The four papers", "    chapters:"]
     for paper in ("rednet", "memnet", "nlrn", "memorynet"):
-        pages = existing(f"{paper}/chapter.ipynb")
+        pages = existing(f"{paper}/chapter.ipynb", f"{paper}/diagnosis/diagnosis.ipynb")
         pages += [rel(p) for p in experiment_reports(paper)]
         lines.append(f"      - file: book/{paper}")
         if pages:

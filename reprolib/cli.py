@@ -99,13 +99,14 @@ def _run(args: argparse.Namespace) -> int:
     for eid in ids:  # fail fast on unknown ids or run names, before any training
         try:
             experiments.select_runs(experiments.get(eid), args.runs)
-        except KeyError as err:
+            experiments.check_seeds(args.seeds)
+        except (KeyError, ValueError) as err:
             print(f"reprolib run: {err.args[0]}", file=sys.stderr)
             return 2
     for eid in ids:
         out = experiments.run(
             eid, args.budget, force=args.force, device=args.device, threads=args.threads,
-            only=args.runs,
+            only=args.runs, seeds=args.seeds,
         )  # fmt: skip
         print(out)
     return 0
@@ -182,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument(
         "--runs", nargs="+", metavar="RUN", help="train only these runs of the entry (default all)"
     )
+    r.add_argument(
+        "--seeds", nargs="+", type=int, metavar="K",
+        help="train each run for these seeds (default 0; seed k adds k to the recipe's seed)",
+    )  # fmt: skip
     r.set_defaults(func=_run)
 
     rep = sub.add_parser("reports", help="re-execute the comparison and scoreboard notebooks")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -71,43 +72,72 @@ class Experiment:
     x: dict[str, float] = field(default_factory=dict)
     note: str = ""
     analyses: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = (0,)
 
     @property
     def folder(self) -> Path:
         """``results/<paper>/<experiment>`` under the results root (``REPROLIB_RESULTS``)."""
         return claims.results_root() / self.id
 
-    def run_dir(self, run: Run, budget: str) -> Path:
-        return self.folder / budget / run.name
+    def run_dir(self, run: Run, budget: str, seed: int = 0) -> Path:
+        """``<budget>/<run>`` for seed 0 (every run trained before seeds existed), else
+        ``<budget>/<run>__seed<k>``."""
+        return self.folder / budget / seed_dir_name(run.name, seed)
 
-    def spec_hash(self, run: Run, budget: str) -> str:
+    def seeds_on_disk(self, run: Run, budget: str) -> list[int]:
+        """The seeds of ``run`` that have a run folder at ``budget`` (sorted)."""
+        found = []
+        for d in (self.folder / budget).glob(f"{run.name}*"):
+            m = _SEED_DIR.fullmatch(d.name)
+            if d.is_dir() and m and m.group(1) == run.name:
+                found.append(int(m.group(2) or 0))
+        return sorted(found)
+
+    def spec_hash(self, run: Run, budget: str, seed: int = 0) -> str:
         """What makes a run's results current: the fully resolved recipe (every value of
         :mod:`reprolib.recipes` after budget and overrides, so editing a recipe re-runs the runs
         it feeds; its citation text excluded), the evaluation grid and the budget."""
-        resolved = recipes.recipe_to_dict(self.recipe_for(run, budget))
+        resolved = recipes.recipe_to_dict(self.recipe_for(run, budget, seed))
         resolved.pop("source", None)
         spec = {"recipe": resolved, "eval": self.eval_for(run), "b": budget}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
-    def recipe_for(self, run: Run, budget: str) -> recipes.Recipe:
+    def recipe_for(self, run: Run, budget: str, seed: int = 0) -> recipes.Recipe:
         """The recipe the run trains with at ``budget`` (overrides and test grid applied)."""
         return recipes.get_recipe(
-            run.recipe, sigma=run.sigma, budget=budget, **self.overrides_for(run)
+            run.recipe, sigma=run.sigma, budget=budget, **self.overrides_for(run, seed)
         )
 
     def eval_for(self, run: Run) -> dict[str, Any]:
         """The evaluation grid of one run: the experiment's, updated by the run's own."""
         return {**self.eval, **run.eval}
 
-    def overrides_for(self, run: Run) -> dict[str, Any]:
-        """The run's recipe overrides, with the evaluation grid as the recipe's test grid."""
+    def overrides_for(self, run: Run, seed: int = 0) -> dict[str, Any]:
+        """The run's recipe overrides, with the evaluation grid as the recipe's test grid.
+
+        Seed ``k > 0`` adds ``k`` to the recipe's master seed (model init, patch order and
+        training-noise draws change; the evaluation noise is keyed on each test image, so it
+        stays the same for every seed)."""
         grid = self.eval_for(run)
         out = dict(run.overrides)
+        if seed:
+            base = out.get("seed", recipes.get_recipe(run.recipe, sigma=run.sigma).seed)
+            out["seed"] = int(base) + int(seed)
         if "sets" in grid:
             out["test_sets"] = list(grid["sets"])
         if "settings" in grid:
             out["test_settings"] = list(grid["settings"])
         return out
+
+
+_SEED_DIR = re.compile(r"(.+?)(?:__seed(\d+))?")
+
+
+def seed_dir_name(run_name: str, seed: int) -> str:
+    """The run folder name of one seed: the run's name for seed 0, ``<run>__seed<k>`` else."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"a seed is a non-negative integer, got {seed!r}")
+    return run_name if seed == 0 else f"{run_name}__seed{seed}"
 
 
 def load(path: Path = REGISTRY) -> dict[str, Experiment]:
@@ -120,6 +150,7 @@ def load(path: Path = REGISTRY) -> dict[str, Experiment]:
             id=eid, title=e["title"], paper=e["paper"], runs=runs, eval=e.get("eval", {}),
             tables=tuple(e.get("tables", ())), checks=tuple(e.get("checks", ())),
             x=e.get("x", {}), note=e.get("note", ""), analyses=tuple(e.get("analyses", ())),
+            seeds=tuple(int(k) for k in e.get("seeds", (0,))),
         )  # fmt: skip
     return out
 
@@ -137,14 +168,14 @@ def check_budget(budget: str) -> str:
     return budget
 
 
-def is_current(exp: Experiment, run: Run, budget: str) -> bool:
+def is_current(exp: Experiment, run: Run, budget: str, seed: int = 0) -> bool:
     """A run is current when its metrics exist and were produced from the same spec."""
-    d = exp.run_dir(run, budget)
+    d = exp.run_dir(run, budget, seed)
     stamp = d / "spec.json"
     return (
         (d / "metrics.csv").exists()
         and stamp.exists()
-        and (json.loads(stamp.read_text()).get("hash") == exp.spec_hash(run, budget))
+        and (json.loads(stamp.read_text()).get("hash") == exp.spec_hash(run, budget, seed))
     )
 
 
@@ -207,46 +238,68 @@ def run(
     device: str | None = None,
     threads: int | None = None,
     only: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> Path:
     """Train and evaluate every run of an experiment at ``budget``, then write its report.
 
     ``only`` names the runs to train (e.g. one column of a table); the report still covers the
     whole entry, and its findings stay inconclusive until every run they compare is measured.
+    ``seeds`` (default: seed 0 only) trains each selected run once per seed; the registry's
+    ``seeds`` list of the entry says which seeds its findings are judged on.
     """
     from reprolib import runner
 
     exp, budget = get(eid), check_budget(budget)
-    for r in select_runs(exp, only):
-        d = exp.run_dir(r, budget)
-        if is_current(exp, r, budget) and not force:
-            print(f"[{eid}] {r.name}: current, skipped ({d})")
-            continue
-        # A finished run of another spec (a recipe or the registry changed) is superseded, as
-        # is any run under --force; an unfinished run of the same spec resumes.
-        stale = (d / "spec.json").exists() and not is_current(exp, r, budget)
-        overwrite = force or stale
-        donor = None if force else find_trained(exp.recipe_for(r, budget), exclude=d)
-        if donor is not None:
-            reuse_trained(donor, d)
-            overwrite = False
-            print(f"[{eid}] {r.name}: same training recipe as {donor}; its weights are reused "
-                  "and evaluated on this entry's grid", flush=True)  # fmt: skip
-        else:
-            (d / "REUSED_FROM").unlink(missing_ok=True)
-            action = "re-training (spec changed)" if stale else "training"
-            print(f"[{eid}] {r.name}: {action} at budget {budget!r} ...", flush=True)
-        params = {
-            "recipe": r.recipe if r.sigma is None else f"{r.recipe}_sigma{r.sigma}",
-            "budget": budget, "overrides": exp.overrides_for(r), "out_dir": str(d),
-            "eval_limit": SMOKE_EVAL_LIMIT if budget == "smoke" else None, "device": device,
-            "threads": threads, "overwrite": overwrite,
-        }  # fmt: skip
-        if overwrite:
-            (d / "spec.json").unlink(missing_ok=True)
-        runner.execute(TRAIN_NOTEBOOK, d / "train.ipynb", params)
-        params.pop("overwrite")
-        (d / "spec.json").write_text(json.dumps({"hash": exp.spec_hash(r, budget), **params}))
+    for seed in check_seeds(seeds):
+        for r in select_runs(exp, only):
+            _run_one(exp, r, budget, seed, force, device, threads, runner)
     return render_report(eid, budget)
+
+
+def check_seeds(seeds: Sequence[int] | None) -> list[int]:
+    out = [0] if seeds is None else list(seeds)
+    for k in out:
+        seed_dir_name("run", k)  # raises on a bad seed
+    if not out or len(set(out)) != len(out):
+        raise ValueError(f"seeds must be distinct non-negative integers, got {seeds!r}")
+    return out
+
+
+def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, device: str | None,
+             threads: int | None, runner: Any) -> None:  # fmt: skip
+    """Train (or reuse) and evaluate one seed of one run through the train notebook."""
+    eid = exp.id
+    d = exp.run_dir(r, budget, seed)
+    label = r.name if seed == 0 else f"{r.name} seed {seed}"
+    if is_current(exp, r, budget, seed) and not force:
+        print(f"[{eid}] {label}: current, skipped ({d})")
+        return
+    # A finished run of another spec (a recipe or the registry changed) is superseded, as
+    # is any run under --force; an unfinished run of the same spec resumes.
+    stale = (d / "spec.json").exists() and not is_current(exp, r, budget, seed)
+    overwrite = force or stale
+    donor = None if force else find_trained(exp.recipe_for(r, budget, seed), exclude=d)
+    if donor is not None:
+        reuse_trained(donor, d)
+        overwrite = False
+        print(f"[{eid}] {label}: same training recipe as {donor}; its weights are reused "
+              "and evaluated on this entry's grid", flush=True)  # fmt: skip
+    else:
+        (d / "REUSED_FROM").unlink(missing_ok=True)
+        action = "re-training (spec changed)" if stale else "training"
+        print(f"[{eid}] {label}: {action} at budget {budget!r} ...", flush=True)
+    params = {
+        "recipe": r.recipe if r.sigma is None else f"{r.recipe}_sigma{r.sigma}",
+        "budget": budget, "overrides": exp.overrides_for(r, seed), "out_dir": str(d),
+        "eval_limit": SMOKE_EVAL_LIMIT if budget == "smoke" else None, "device": device,
+        "threads": threads, "overwrite": overwrite,
+    }  # fmt: skip
+    if overwrite:
+        (d / "spec.json").unlink(missing_ok=True)
+    runner.execute(TRAIN_NOTEBOOK, d / "train.ipynb", params)
+    params.pop("overwrite")
+    stamp = {"hash": exp.spec_hash(r, budget, seed), "seed": seed, **params}
+    (d / "spec.json").write_text(json.dumps(stamp))
 
 
 def render_report(eid: str, budget: str) -> Path:
@@ -341,36 +394,55 @@ def progress(budget: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------- the report
 
 
-def run_metrics(exp: Experiment, budget: str) -> pd.DataFrame:
-    """Every run's evaluation, one row per (run, dataset, setting), with its training budget."""
+def seed_metrics(exp: Experiment, budget: str) -> pd.DataFrame:
+    """Every scored seed of every run, one row per (run, seed, dataset, setting)."""
     frames = []
     for r in exp.runs:
-        d = exp.run_dir(r, budget)
-        if not (d / "metrics.csv").exists():
-            continue
-        m = pd.read_csv(d / "metrics.csv")
-        info = json.loads((d / "train_summary.json").read_text())
-        m["method"] = r.label
-        m["run"] = r.name
-        m["budget"] = budget
-        m["iterations"] = info.get("iterations")
-        m["patches_seen"] = info.get("patches_seen")
-        m["wall_s"] = info.get("wall_s")
-        m["hardware"] = info.get("hardware")
-        frames.append(m)
+        for seed in exp.seeds_on_disk(r, budget):
+            d = exp.run_dir(r, budget, seed)
+            if not (d / "metrics.csv").exists():
+                continue
+            m = pd.read_csv(d / "metrics.csv")
+            info = json.loads((d / "train_summary.json").read_text())
+            m["method"] = r.label
+            m["run"] = r.name
+            m["seed"] = seed
+            m["budget"] = budget
+            m["iterations"] = info.get("iterations")
+            m["patches_seen"] = info.get("patches_seen")
+            m["wall_s"] = info.get("wall_s")
+            m["hardware"] = info.get("hardware")
+            frames.append(m)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def run_metrics(exp: Experiment, budget: str) -> pd.DataFrame:
+    """Every run's evaluation, one row per (run, dataset, setting), with its training budget.
+
+    With several seeds scored, ``psnr``/``ssim`` are the mean over seeds, ``seeds`` says how
+    many, and the budget columns are seed 0's (:func:`seed_metrics` has each seed)."""
+    m = seed_metrics(exp, budget)
+    if m.empty:
+        return m
+    key = ["run", "dataset", "setting"]
+    mean = m.groupby(key, sort=False)[["psnr", "ssim"]].mean()
+    count = m.groupby(key, sort=False)["seed"].nunique().rename("seeds")
+    first = m.sort_values("seed", kind="stable").drop_duplicates(key).set_index(key)
+    out = first.drop(columns=["psnr", "ssim", "seed"]).join(mean).join(count).reset_index()
+    return out[[c for c in m.columns if c != "seed"] + ["seeds"]]
+
+
 def per_image(exp: Experiment, budget: str) -> pd.DataFrame:
-    """Every scored test image of every run: ``run, method, dataset, setting, image, psnr,
-    ssim``. A mean over a set can hide a few images on which a run fails outright."""
+    """Every scored test image of every run and seed: ``run, method, seed, dataset, setting,
+    image, psnr, ssim``. A mean over a set can hide a few images on which a run fails outright."""
     frames = []
     for r in exp.runs:
-        path = exp.run_dir(r, budget) / "per_image.csv"
-        if path.exists():
-            scores = pd.read_csv(path, dtype={"image": str})
-            frames.append(scores.assign(run=r.name, method=r.label))
-    cols = ["run", "method", "dataset", "setting", "image", "psnr", "ssim"]
+        for seed in exp.seeds_on_disk(r, budget):
+            path = exp.run_dir(r, budget, seed) / "per_image.csv"
+            if path.exists():
+                scores = pd.read_csv(path, dtype={"image": str})
+                frames.append(scores.assign(run=r.name, method=r.label, seed=seed))
+    cols = ["run", "method", "seed", "dataset", "setting", "image", "psnr", "ssim"]
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 

@@ -199,3 +199,32 @@ def run_curves(
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def diagnosis_curves(probes: pd.DataFrame, logs: dict[str, pd.DataFrame]):
+    """MemNet diagnosis (``scripts/memnet_diagnosis.py``): per probe, training loss and the
+    validation PSNR gain over the degraded input (0 = the network returns its input)."""
+    recipes_ = list(dict.fromkeys(probes["recipe"]))
+    fig, axes = plt.subplots(len(recipes_), 2, figsize=(11, 3.4 * len(recipes_)), squeeze=False)
+    for (ax_loss, ax_gain), recipe in zip(axes, recipes_, strict=True):
+        rows = probes[probes["recipe"] == recipe]
+        colours = sns.color_palette(PALETTE, max(len(rows), 1))
+        for colour, row in zip(colours, rows.itertuples(), strict=True):
+            log = logs.get(row.probe)
+            if log is None:
+                continue
+            ax_loss.plot(log["iteration"], log["loss"], color=colour, lw=0.9, label=row.probe)
+            v = log.dropna(subset=["val_psnr"])
+            ax_gain.plot(v["iteration"], v["val_psnr"] - row.val_input_psnr, color=colour,
+                         marker="o", ms=3, label=row.probe)  # fmt: skip
+        ax_gain.axhline(0.0, color="k", lw=0.8, ls=":")
+        ax_loss.set_yscale("log")
+        ax_loss.set_xlabel("iteration")
+        ax_loss.set_ylabel("training loss (Eq. 12)")
+        ax_gain.set_xlabel("iteration")
+        ax_gain.set_ylabel(f"gain over input (dB), {rows['val_cell'].iloc[0]}")
+        ax_gain.set_ylim(bottom=max(ax_gain.get_ylim()[0], -12.0))
+        ax_loss.set_title(recipe, fontsize=9)
+        ax_gain.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -181,7 +181,19 @@ _MEMNET_SRC = (
 )
 
 
-def _memnet(task: str) -> Recipe:
+#: MemNet's named deviation (``memnet_<task>_identity_adam``): the two changes that make the
+#: ``cpu``-budget MemNet learn (scripts/memnet_diagnosis.py; differences register entries
+#: ``memnet-recon-init`` and ``memnet-optimiser``). Everything else is the paper's recipe.
+MEMNET_IDENTITY_ADAM: dict[str, Any] = dict(optimizer="adam", lr=1e-4)
+_MEMNET_IDENTITY_ADAM_SRC = (
+    " DEVIATION (recipe memnet_<task>_identity_adam, not the paper's): the ReconNet conv starts "
+    "at zero (recon_init='zero', so the network starts as the identity, at its input) and Adam "
+    "(lr 1e-4, betas 0.9/0.999) replaces SGD lr 0.1; schedule shape, weight decay, clipping "
+    "rule, batch, patches and loss are the paper's. Why: scripts/memnet_diagnosis.py."
+)
+
+
+def _memnet(task: str, variant: str = "paper") -> Recipe:
     per_task = {
         "denoise": dict(
             levels=(30, 50, 70), train_set="BSD300", channel="gray", protocol="memnet_denoise",
@@ -199,7 +211,7 @@ def _memnet(task: str) -> Recipe:
             test_settings=("q10", "q20"),
         ),
     }[task]  # fmt: skip
-    return Recipe(
+    recipe = Recipe(
         name=f"memnet_{task}", family="memnet", paper="Tai et al., MemNet, ICCV 2017",
         model="memnet_m6r6", model_kwargs=dict(recon_bn_per_block=True), task=task, patch=31,
         batch=64, iterations=600_000,
@@ -207,6 +219,13 @@ def _memnet(task: str) -> Recipe:
         milestones=(200_000, 400_000), gamma=0.1, clip="value_over_lr", clip_value=0.01,
         loss="model", val_limit=3, val_every=20_000, ckpt_every=5_000, log_every=200,
         source=_MEMNET_SRC, **per_task,
+    )  # fmt: skip
+    if variant == "paper":
+        return recipe
+    return replace(
+        recipe, name=f"memnet_{task}_identity_adam", **MEMNET_IDENTITY_ADAM,
+        model_kwargs=dict(recipe.model_kwargs, recon_init="zero"),
+        source=_MEMNET_SRC + _MEMNET_IDENTITY_ADAM_SRC,
     )  # fmt: skip
 
 
@@ -369,6 +388,9 @@ _FAMILIES: dict[str, tuple[Any, str | None, tuple[int, ...]]] = {
     "memnet_denoise": (lambda lv: _memnet("denoise"), None, ()),
     "memnet_sr": (lambda lv: _memnet("sr"), None, ()),
     "memnet_jpeg": (lambda lv: _memnet("jpeg"), None, ()),
+    "memnet_denoise_identity_adam": (lambda lv: _memnet("denoise", "identity_adam"), None, ()),
+    "memnet_sr_identity_adam": (lambda lv: _memnet("sr", "identity_adam"), None, ()),
+    "memnet_jpeg_identity_adam": (lambda lv: _memnet("jpeg", "identity_adam"), None, ()),
     "red_denoise": (lambda lv: _red("denoise", lv), "sigma", (10, 30, 50, 70)),
     "red_sr": (lambda lv: _red("sr", None), None, ()),
     "nlrn_denoise": (lambda lv: _nlrn("denoise", lv), "sigma", (15, 25, 50)),

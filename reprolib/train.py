@@ -83,6 +83,7 @@ __all__ = [
     "evaluate_checkpoint",
     "load_model",
     "make_optimizer",
+    "recalibrate_batchnorm",
     "measure_proxy",
     "resolve_recipe",
     "train",
@@ -315,6 +316,39 @@ def _validate(model: nn.Module, recipe: Recipe, device: torch.device) -> pd.Data
         )  # fmt: skip
     finally:
         model.train(was_training)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, recipe: Recipe, batches: int = 100) -> nn.Module:
+    """Recompute every BatchNorm's running statistics with the model's current weights.
+
+    The running mean and variance are reset and re-estimated as a plain average (``momentum =
+    None``) over ``batches`` training batches of ``recipe``'s patch stream (drawn with a seed of
+    its own, so the training stream is not disturbed); weights are untouched. BatchNorm's
+    exponential average (momentum 0.1) remembers roughly the last ten steps; when the weights
+    still move fast at the end of a run, those steps' statistics no longer match the final
+    weights and the inference-mode output departs from the training-mode one (the MemNet Table 3
+    blow-up, ``scripts/memnet_diagnosis.py``). Returns ``model`` in the mode it was in.
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return model
+    dev = next(model.parameters()).device
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    was_training = model.training
+    model.train()
+    sampler = PatchSampler.from_recipe(with_overrides(recipe, {"seed": recipe.seed + 7919}))
+    try:
+        for _ in range(batches):
+            model(sampler.sample()[0].to(dev))
+    finally:
+        for m, mom in zip(bns, momenta, strict=True):
+            m.momentum = mom
+        model.train(was_training)
+    return model
 
 
 def _half_roundtrip(state: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -341,4 +341,61 @@ write(
     ],
 )
 
+write(
+    "memnet_diagnosis",
+    [
+        md(
+            "# MemNet diagnosis: why the paper's recipe learned nothing at the cpu budget\n\n"
+            "Controlled probes (`scripts/memnet_diagnosis.py`): each is the first 500 "
+            "iterations of the `cpu`-budget MemNet run (M4R6, 32 channels, batch 16, 31 px "
+            "patches, one torch thread) with **one** change to the paper's recipe. *Gain* is "
+            "the PSNR of the output minus that of the degraded input (bicubic, noisy) on the "
+            "same images: 0 means the network returns its input. *Eval* scores use BatchNorm's "
+            "running statistics (inference mode, as every reported number); *train mode* uses "
+            "the test image's own statistics. A large gap between the two means the running "
+            "statistics, not the weights, failed."
+        ),
+        parameters('out_dir = "results/memnet/diagnosis"  # relative to the repository root'),
+        code(
+            "import pandas as pd\n"
+            "from IPython.display import Markdown, display\n\n"
+            "from reprolib import plotting\n"
+            "from reprolib.provenance import REPO_ROOT\n\n"
+            "folder = REPO_ROOT / out_dir\n"
+            'probes = pd.read_csv(folder / "probes.csv")\n'
+            'logs = {p: pd.read_csv(folder / p / "log.csv") for p in probes["probe"]\n'
+            '        if (folder / p / "log.csv").exists()}\n'
+            'cols = ["probe", "factor", "change", "iterations", "eval_set", "input_psnr",\n'
+            '        "eval_gain", "train_mode_gain", "images_below_input", "loss_max_over_min",\n'
+            '        "wall_s"]\n'
+            "probes[[c for c in cols if c in probes]].round(3)"
+        ),
+        md(
+            "## Curves per probe\n\nLeft: training loss (log scale; spikes are the "
+            "instability). Right: validation gain over the degraded input, eval mode."
+        ),
+        hidden("plotting.diagnosis_curves(probes[probes['probe'].isin(logs)], logs);"),
+        md("## What the probes say"),
+        hidden(
+            "row = probes.set_index('probe')\n"
+            "def g(p, c='eval_gain'):\n"
+            "    return f\"{row.loc[p, c]:+.2f} dB\" if p in row.index else 'not run'\n"
+            "display(Markdown('\\n'.join([\n"
+            "    f\"- Paper recipe: {g('paper_recipe')} after 500 iterations (train mode \"\n"
+            "    f\"{g('paper_recipe', 'train_mode_gain')}).\",\n"
+            '    f"- One optimiser/clipping change, He init kept: global-norm clip "\n'
+            "    f\"{g('global_norm_clip')}, SGD lr 0.01 {g('sgd_lr0.01')}, Adam {g('adam')}.\",\n"
+            '    f"- ReconNet conv zero-initialised (the network starts at its input): with the "\n'
+            "    f\"paper's SGD {g('zero_init')}, with Adam {g('zero_init_adam')}; with the \"\n"
+            "    f\"released code's loss weights as well {g('zero_init_adam_code_weights')}.\",\n"
+            "    f\"- Denoising, zero-init + Adam: {g('denoise_zero_init_adam')} (train mode \"\n"
+            "    f\"{g('denoise_zero_init_adam', 'train_mode_gain')}); committed Table 3 model \"\n"
+            "    f\"(paper recipe, 3,000 iterations): {g('table3_committed')} (train mode \"\n"
+            "    f\"{g('table3_committed', 'train_mode_gain')}), after recomputing its running \"\n"
+            "    f\"statistics {g('table3_committed_recalibrated')}.\",\n"
+            "])))"
+        ),
+    ],
+)
+
 # The explorer notebook has its own generator: scripts/make_explorer_notebook.py.

@@ -225,6 +225,9 @@ class MemNet(nn.Module):
         supervision: ``"paper"``: ``w_m = 1/M`` at start (weighted averaging) and the loss of
             Eq. 12 with ``alpha``; ``"code"``: ``w_m = 1`` at start and every loss with weight 1.
         alpha: the loss weight of Eq. 12; ``None`` means ``1/(M+1)`` (Sec. 5.1).
+        recon_init: ``"he"`` (the paper's init [11] for every conv) or ``"zero"`` (the ReconNet
+            conv starts at zero, the network at the identity; a departure, see
+            :meth:`reset_parameters`).
 
     Weights use He et al.'s initialisation [11] (zero-mean Gaussian, std ``sqrt(2 / fan_in)``),
     biases are zero, BatchNorm starts at scale 1, shift 0 (Sec. 5.1).
@@ -243,8 +246,11 @@ class MemNet(nn.Module):
         recon_bn_per_block: bool = True,
         supervision: str = "paper",
         alpha: float | None = None,
+        recon_init: str = "he",
     ) -> None:
         super().__init__()
+        if recon_init not in ("he", "zero"):
+            raise ValueError(f"recon_init must be 'he' or 'zero', not {recon_init!r}")
         if num_blocks < 1 or num_recursions < 1:
             raise ValueError("MemNet needs num_blocks >= 1 and num_recursions >= 1")
         if supervision not in ("paper", "code"):
@@ -255,6 +261,7 @@ class MemNet(nn.Module):
         self.multi_supervised = multi_supervised
         self.supervision = supervision
         self.alpha = 1.0 / (num_blocks + 1) if alpha is None else float(alpha)
+        self.recon_init = recon_init
 
         self.fenet = FENet(in_channels, channels, input_bn_relu)
         self.blocks = nn.ModuleList(
@@ -271,8 +278,18 @@ class MemNet(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """He (MSRA) init [11] for every conv, zero biases (Sec. 5.1)."""
+        """He (MSRA) init [11] for every conv, zero biases (Sec. 5.1).
+
+        With ``recon_init="zero"`` the ReconNet conv starts at zero, so every prediction
+        ``y_m = x + f_rec(B_m)`` starts at the input (the network is the identity at step 0).
+        Under He init that conv reads ``channels`` BN-ReLU maps and emits a residual of standard
+        deviation about 1 on a [0, 1] image, some 20x the true residual of a bicubic or noisy
+        input: the reason MemNet starts near 0 dB and, at short budgets, never recovers (see
+        ``scripts/memnet_diagnosis.py`` and the differences register, ``memnet-recon-init``).
+        """
         init_weights(self, "kaiming")
+        if self.recon_init == "zero":
+            nn.init.zeros_(self.reconnet.conv.weight)
 
     @property
     def depth(self) -> int:
