@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
-from reprolib import claims, recipes
+from reprolib import claims, recipes, stats
 from reprolib.provenance import REPO_ROOT
 from reprolib.recipes import BUDGETS
 
@@ -35,7 +36,7 @@ TRAIN_NOTEBOOK = "notebooks/train.ipynb"
 SMOKE_EVAL_LIMIT = 2  # smoke runs score the first 2 images of each test set (CI)
 REPORT_NOTEBOOK = "notebooks/experiment_report.ipynb"
 #: A run whose mean PSNR is less than this above its degraded input's learned nothing.
-MIN_GAIN_DB = 0.1
+MIN_GAIN_DB = stats.MIN_GAIN_DB
 
 
 @dataclass(frozen=True)
@@ -534,102 +535,89 @@ def summary(exp: Experiment, budget: str) -> pd.DataFrame:
     return out
 
 
-def check_findings(exp: Experiment, budget: str, measured: pd.DataFrame) -> pd.DataFrame:
-    """Verdict per finding listed under the entry's ``checks``.
+FINDING_COLUMNS = [
+    "claim_id", "holds", "budget", "evidence", "conclusive", "verdict", "seeds", "margin_db",
+    "ci_low", "ci_high", "p_value", "converged", "runs", "reason",
+]  # fmt: skip
 
-    A verdict is ``conclusive`` only when every run it compares was measured and beats its
-    degraded input by :data:`MIN_GAIN_DB` in mean PSNR (``gain``, see :func:`summary`): ranking
-    models that learned nothing, or a sweep with holes, says nothing about the paper. The
-    exception is a refutation: two runs that did train and contradict the finding (e.g. another
-    model above the claimed best) make it conclusively not hold, whatever the others score.
-    Check kinds (all on the mean over the entry's evaluation cells):
-    ``order`` - the listed runs rank in this order (best first) by ``metric``;
-    ``increasing`` - the metric does not fall along the listed runs (within ``slack`` dB);
-    ``peak`` - the listed run is the best of all the entry's runs;
-    ``interior_peak`` - along the listed runs (a sweep) the best is neither end.
+
+def run_facts(exp: Experiment, budget: str, measured: pd.DataFrame) -> dict[str, stats.RunFacts]:
+    """What the verdict rule needs of every scored run: its seeds, whether every seed converged
+    (:func:`reprolib.stats.convergence` on each seed's ``log.csv``) and its mean PSNR gain over
+    the degraded input (``measured``: :func:`summary`)."""
+    psnr = measured[measured["metric"] == "psnr"] if "metric" in measured else measured
+    key = "run" if "run" in psnr else "method"
+    gains = psnr.groupby(key)["gain"].mean() if "gain" in psnr else pd.Series(dtype=float)
+    out = {}
+    for r in exp.runs:
+        seeds = [k for k in exp.seeds_on_disk(r, budget)
+                 if (exp.run_dir(r, budget, k) / "per_image.csv").exists()]  # fmt: skip
+        if not seeds:
+            continue
+        changes = []
+        for k in seeds:
+            log = exp.run_dir(r, budget, k) / "log.csv"
+            changes.append(stats.convergence(pd.read_csv(log))[1] if log.exists() else np.nan)
+        worst = max(changes, key=lambda c: np.inf if np.isnan(c) else abs(c))
+        out[r.name] = stats.RunFacts(
+            seeds=len(seeds),
+            converged=bool(all(abs(c) < stats.CONVERGENCE_DB for c in changes)),
+            change_db=float(worst),
+            gain_db=float(gains.get(r.name, np.inf)),
+        )
+    return out
+
+
+def _size(exp: Experiment, budget: str, name: str, facts: stats.RunFacts) -> str:
+    """``name: k seeds, P params, X pixels seen`` (the compared budgets, side by side)."""
+    info = _train_info(exp.run_dir(next(r for r in exp.runs if r.name == name), budget))
+    params, patches, side = info.get("params"), info.get("patches_seen"), info.get("patch")
+    px = f", {patches * side**2 / 1e9:.2f} Gpx seen" if patches and side else ""
+    size = f", {params / 1e6:.3f}M params" if params else ""
+    return f"{name}: {facts.seeds} seed{'s' * (facts.seeds != 1)}{size}{px}"
+
+
+def check_findings(
+    exp: Experiment,
+    budget: str,
+    measured: pd.DataFrame,
+    scores: pd.DataFrame | None = None,
+    facts: dict[str, stats.RunFacts] | None = None,
+) -> pd.DataFrame:
+    """Verdict per finding listed under the entry's ``checks``, by :func:`reprolib.stats.judge`
+    (the one verdict rule, :data:`reprolib.stats.VERDICT_RULE`).
+
+    ``scores`` (default :func:`per_image`) are the per-image scores of every seed; ``facts``
+    (default :func:`run_facts`) what the rule needs of each run. Check kinds: ``order`` - the
+    listed runs rank in this order, best first; ``increasing`` - the metric rises along the
+    listed runs; ``peak`` - ``run`` is the best of all the entry's runs; ``interior_peak`` -
+    along the listed runs (a sweep) the best is neither end.
     """
-    columns = ["claim_id", "holds", "budget", "evidence", "conclusive"]
+    scores = per_image(exp, budget) if scores is None else scores
+    facts = run_facts(exp, budget, measured) if facts is None else facts
     rows = []
-    if measured.empty:
-        return pd.DataFrame(columns=columns)
     for c in exp.checks:
         metric = c.get("metric", "psnr")
-        m = measured[measured["metric"] == metric]
-        key = "run" if "run" in m else "method"
-        mean = m.groupby(key)["measured"].mean()
-        compared = c.get("runs") or [r.name for r in exp.runs]  # peak: against every run
-        missing = [r for r in compared if r not in mean]
-        failed = []
-        if "gain" in measured:
-            psnr = measured[measured["metric"] == "psnr"]
-            gain = psnr.groupby(key)["gain"].mean()
-            failed = [r for r in compared if gain.get(r, 99.0) < MIN_GAIN_DB]
-        if missing:
-            holds = False
-        elif c["kind"] == "order":
-            vals = [mean.get(r) for r in c["runs"]]
-            holds = all(a is not None and b is not None and a > b for a, b in zip(vals, vals[1:]))
-        elif c["kind"] == "increasing":
-            vals = [mean.get(r) for r in c["runs"]]
-            slack = c.get("slack", 0.0)
-            holds = all(b >= a - slack for a, b in zip(vals, vals[1:]))
-        elif c["kind"] == "peak":
-            holds = mean.idxmax() == c["run"]
-        elif c["kind"] == "interior_peak":
-            vals = [mean.get(r) for r in c["runs"]]
-            best = max(range(len(vals)), key=lambda i: -1e9 if vals[i] is None else vals[i])
-            holds = 0 < best < len(vals) - 1
+        if c["kind"] == "peak":
+            runs = [c["run"], *(r.name for r in exp.runs if r.name != c["run"])]
         else:
-            raise ValueError(f"unknown check kind {c['kind']!r} in {exp.id}")
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in mean.items())
-        evidence = f"mean {metric}: {shown}"
-        conclusive = not (failed or missing)
-        counter = None
-        if not conclusive:
-            valid = [r for r in compared if r in mean and r not in failed]
-            counter = _counterexample(c, mean, valid)
-        prefix = "" if counter else "inconclusive: "
-        if failed:
-            evidence = (
-                f"{prefix}{', '.join(failed)} did not beat the degraded input by {MIN_GAIN_DB} "
-                f"dB (training failed at this budget); {evidence}"
-            )
-        if missing:
-            evidence = f"{prefix}{', '.join(missing)} not run at this budget; {evidence}"
-        if counter:  # refuted by runs that did train, whatever the others would score
-            holds, conclusive = False, True
-            evidence = f"does not hold whatever the other runs score: {counter}; {evidence}"
-        rows.append(
-            {"claim_id": c["finding"], "holds": bool(holds), "budget": budget,
-             "evidence": evidence, "conclusive": conclusive}
-        )  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _counterexample(check: dict[str, Any], mean: pd.Series, valid: list[str]) -> str | None:
-    """Two runs that both trained (measured, beat their input) and contradict the finding.
-
-    Such a pair refutes an ``order``, ``increasing`` or ``peak`` finding even while other
-    compared runs are missing or failed: their scores cannot undo it. (An ``interior_peak``
-    over a sweep with holes can always still be restored, so it has no counterexample.)
-    """
-    kind = check["kind"]
-    if kind == "peak":
-        top = check["run"]
-        if top not in valid:
-            return None
-        pairs = [(top, r) for r in valid if r != top]
-    elif kind in ("order", "increasing"):
-        along = [r for r in check["runs"] if r in valid]
-        pairs = [(a, b) for i, a in enumerate(along) for b in along[i + 1 :]]
-    else:
-        return None
-    slack = check.get("slack", 0.0)
-    for a, b in pairs:
-        broken = mean[b] < mean[a] - slack if kind == "increasing" else mean[a] <= mean[b]
-        if broken:
-            return f"{a} {mean[a]:.3f} vs {b} {mean[b]:.3f}"
-    return None
+            runs = list(c["runs"])
+        v = stats.judge(c["kind"], runs, scores, facts, metric)
+        d = v.deciding
+        sizes = "; ".join(_size(exp, budget, r, facts[r]) for r in runs if r in facts)
+        rows.append({
+            "claim_id": c["finding"], "holds": v.verdict == stats.HOLDS, "budget": budget,
+            "evidence": f"{v.verdict}: {v.reason}", "conclusive": v.verdict != stats.INCONCLUSIVE,
+            "verdict": v.verdict, "seeds": min((facts[r].seeds for r in runs if r in facts),
+                                               default=0),
+            "margin_db": None if d is None else round(d.margin_db, 4),
+            "ci_low": None if d is None else round(d.ci_low, 4),
+            "ci_high": None if d is None else round(d.ci_high, 4),
+            "p_value": None if d is None else round(d.p_value, 4),
+            "converged": all(r in facts and facts[r].converged for r in runs),
+            "runs": sizes, "reason": v.reason,
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 
 
 def report(eid: str, budget: str) -> tuple[pd.DataFrame, pd.DataFrame]:

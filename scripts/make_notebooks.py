@@ -238,11 +238,13 @@ write(
         ),
         md("## The paper's findings at this budget"),
         hidden(
+            "from reprolib import stats\n\n"
+            'display(Markdown("**The verdict rule** (`reprolib.stats`): " + stats.VERDICT_RULE))\n'
             "for _, f in findings.iterrows():\n"
-            '    glue(f"{experiment}-{budget}-{f.claim_id}", '
-            '"inconclusive" if not bool(f.get("conclusive", True)) else '
-            '"holds" if f.holds else "does not hold", display=False)\n'
-            "findings"
+            '    glue(f"{experiment}-{budget}-{f.claim_id}", f.verdict, display=False)\n'
+            'cols = ["claim_id", "verdict", "margin_db", "ci_low", "ci_high", "p_value", "seeds",\n'
+            '        "converged", "reason", "runs"]\n'
+            "findings[cols] if len(findings) else Markdown('This entry checks no finding.')"
         ),
         md(
             "## Learning curves\n\n"

@@ -1,0 +1,93 @@
+"""The verdict statistics on constructed data with a known answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reprolib import stats
+
+
+def _scores(diff: float, seeds: int = 3, images: int = 12, seed_sd: float = 0.05,
+            rng_seed: int = 1) -> pd.DataFrame:  # fmt: skip
+    """Two runs on ``images`` images of two sets: B = A - ``diff`` on average, with image
+    effects shared by both runs (what pairing removes), per-seed and per-image noise."""
+    rng = np.random.default_rng(rng_seed)
+    rows = []
+    for dataset in ("Set12", "BSD68"):
+        image_effect = rng.normal(0.0, 2.0, images)
+        for run, mu in (("A", diff), ("B", 0.0)):
+            for k in range(seeds):
+                seed_effect = rng.normal(0.0, seed_sd)
+                for i in range(images):
+                    for setting in ("sigma25", "sigma50"):
+                        psnr = 27.0 + mu + image_effect[i] + seed_effect + rng.normal(0.0, 0.2)
+                        row = {"run": run, "seed": k, "dataset": dataset, "image": str(i)}
+                        rows.append({**row, "setting": setting, "psnr": psnr})
+    return pd.DataFrame(rows)
+
+
+def test_a_true_half_db_difference_is_detected_at_three_seeds_and_twelve_images():
+    p = stats.compare(_scores(0.5), "A", "B")
+    assert p.ci_low > 0 and p.p_value < 0.05 and p.sign == 1
+    assert p.margin_db == pytest.approx(0.5, abs=0.1)
+    assert p.images == 24 and p.seeds == (3, 3)
+
+
+@pytest.mark.parametrize("rng_seed", [1, 2, 3])
+def test_a_zero_difference_is_not_detected(rng_seed):
+    p = stats.compare(_scores(0.0, rng_seed=rng_seed), "A", "B")
+    assert p.ci_low < 0 < p.ci_high and p.p_value > 0.05 and p.sign == 0
+
+
+def test_the_margin_is_the_mean_over_cells_of_the_paired_differences():
+    s = pd.DataFrame(
+        [{"run": r, "seed": 0, "dataset": "D", "setting": "s", "image": i, "psnr": v}
+         for r, vals in (("A", [30.0, 31.0, 35.0]), ("B", [29.0, 30.5, 34.0]))
+         for i, v in zip("xyz", vals, strict=True)]
+    )  # fmt: skip
+    p = stats.compare(s, "A", "B")
+    assert p.margin_db == pytest.approx((1.0 + 0.5 + 1.0) / 3)
+    # Paired: every image is better, so the interval excludes 0 despite 5 dB image spread.
+    assert p.ci_low >= 0.5 and p.ci_high <= 1.0
+
+
+def test_seed_variation_widens_the_interval():
+    narrow = stats.compare(_scores(0.3, seed_sd=0.01), "A", "B")
+    wide = stats.compare(_scores(0.3, seed_sd=0.5), "A", "B")
+    assert (wide.ci_high - wide.ci_low) > 2 * (narrow.ci_high - narrow.ci_low)
+
+
+def test_compare_is_deterministic_and_refuses_unscored_pairs():
+    s = _scores(0.2)
+    assert stats.compare(s, "A", "B") == stats.compare(s, "A", "B")
+    with pytest.raises(ValueError, match="share no scored image"):
+        stats.compare(s.assign(image=np.where(s.run == "A", "a", "b")), "A", "B")
+
+
+def test_convergence_reads_the_last_fifth_of_validation():
+    log = pd.DataFrame({"iteration": [600, 1200, 1800, 2400, 3000],
+                        "val_psnr": [30.0, 31.0, 31.5, 31.60, 31.63]})  # fmt: skip
+    ok, change = stats.convergence(log)
+    assert ok and change == pytest.approx(0.03)
+    log.loc[4, "val_psnr"] = 31.7
+    assert stats.convergence(log) == (False, pytest.approx(0.10))
+    log.loc[4, "val_psnr"] = 31.5  # falling by 0.1 dB is not converged either
+    assert not stats.convergence(log)[0]
+    assert stats.convergence(log.assign(val_psnr=np.nan)) == (
+        False,
+        pytest.approx(np.nan, nan_ok=True),
+    )
+
+
+def test_judge_names_every_failed_condition():
+    facts = {"A": stats.RunFacts(1, False, 0.3, 2.0), "B": stats.RunFacts(3, True, 0.0, 0.02)}
+    v = stats.judge("order", ["A", "B"], _scores(0.5), facts)
+    assert v.verdict == "inconclusive"
+    for part in ("learned nothing", "B", "too few seeds (< 3): A (1)", "not converged",
+                 "A (+0.30 dB)", "the intervals alone would say 'holds'"):  # fmt: skip
+        assert part in v.reason
+    facts = {r: stats.RunFacts(3, True, 0.0, 2.0) for r in "AB"}
+    v = stats.judge("order", ["A", "B"], _scores(0.5), facts)
+    assert v.verdict == "holds" and v.reason.startswith("deciding pair A - B: +0.4")
