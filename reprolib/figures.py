@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from reprolib import analysis, data, train
+from reprolib import analysis, data, stats, train
 from reprolib.experiments import Experiment, learning_curves
 
 __all__ = ["FIGURES", "FigureInputMissing", "FigureResult", "make", "output_dir"]
@@ -68,6 +68,54 @@ def _model(exp: Experiment, budget: str, run: str, device: str | None) -> torch.
         )
     model, _ = train.load_model(d, device)
     return model.eval()
+
+
+def _seed_models(
+    exp: Experiment, budget: str, run: str, device: str | None
+) -> dict[int, torch.nn.Module]:
+    """Every trained seed of ``run`` (seed 0 first), by seed."""
+    r = next((x for x in exp.runs if x.name == run), None)
+    seeds = exp.seeds_on_disk(r, budget) if r is not None else []
+    out = {}
+    for k in seeds:
+        d = exp.run_dir(r, budget, k)
+        if (d / "model.pt").exists():
+            out[k] = train.load_model(d, device)[0].eval()
+    if not out:
+        _model(exp, budget, run, device)  # raises FigureInputMissing naming the run
+    return out
+
+
+#: How an observation drawn from a figure is judged (the verdict rule's seed condition).
+OBSERVATION_RULE = (
+    f"An observation read off a figure **holds** when at least {stats.MIN_SEEDS} seeds of the "
+    "model(s) each show it, **does not hold** when at least as many each show the opposite, "
+    "and is **inconclusive** otherwise (too few seeds, or seeds disagree)."
+)
+
+
+def _observation(finding: str, claim: str, per_seed: dict[int, tuple[bool, str]]) -> dict:
+    """One judged observation: ``per_seed`` maps a seed to (shows it, the measured evidence)."""
+    shows = [v for v, _ in per_seed.values()]
+    n = len(shows)
+    if n >= stats.MIN_SEEDS and all(shows):
+        verdict = stats.HOLDS
+    elif n >= stats.MIN_SEEDS and not any(shows):
+        verdict = stats.NOT_HOLDS
+    else:
+        verdict = stats.INCONCLUSIVE
+    why = (
+        ""
+        if verdict != stats.INCONCLUSIVE
+        else (
+            f" (too few seeds: {n} < {stats.MIN_SEEDS})"
+            if n < stats.MIN_SEEDS
+            else " (seeds disagree)"
+        )
+    )
+    evidence = "; ".join(f"seed {k}: {'yes' if v else 'no'}, {e}" for k, (v, e) in per_seed.items())
+    return {"finding": finding, "claim": claim, "verdict": verdict + why,
+            "seeds_showing": f"{sum(shows)} of {n}", "evidence": evidence}  # fmt: skip
 
 
 def _image(dataset: str, setting: str, protocol: str, index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -121,20 +169,58 @@ def memnet_fig4_spectra(exp: Experiment, budget: str, device: str | None = None)
         ax.set(xlabel="frequency (cycles/pixel)", title=case)
         ax.title.set_fontsize(8)
     fig.tight_layout()
+    judged = pd.DataFrame([_fig4_high_frequency(exp, budget, device)])
     return FigureResult(
         "memnet_fig4_spectra",
-        {"spectra": spectra, "differences": diffs},
+        {"spectra": spectra, "differences": diffs, "judged": judged},
         fig,
         "MemNet Fig. 4(b)-(c): spectral densities of intermediate predictions (x4, butterfly) "
-        "and their differences; positive values mean the first output holds more power.",
+        "and their differences; positive values mean the first output holds more power. "
+        f"`judged`: the paper's high-frequency observation over every Set5 image at x4 "
+        f"(band {HIGH_BAND[0]}-{HIGH_BAND[1]} cycles/pixel). " + OBSERVATION_RULE,
+    )
+
+
+#: The "high frequencies" of Fig. 4(c), in cycles per pixel (the upper half up to Nyquist).
+HIGH_BAND = (0.25, 0.5)
+
+
+def _fig4_high_frequency(exp: Experiment, budget: str, device: str | None) -> dict:
+    """Sec. 3.4 / Fig. 4(c): MemNet's last prediction holds more high-frequency power than
+    MemNet_NL's, per seed pair: the relative difference of power in :data:`HIGH_BAND`, summed
+    over the rings, on every Set5 image (x4); a seed shows it when the mean over images > 0."""
+    nets = {run: _seed_models(exp, budget, run, device) for run in ("MemNet", "MemNet_NL")}
+    pairs = analysis.protocol_pairs("Set5", "x4", "memnet_sr")
+    per_seed = {}
+    for k in sorted(set(nets["MemNet"]) & set(nets["MemNet_NL"])):
+        rel = []
+        for inp, _ in pairs:
+            outs = []
+            with torch.no_grad():
+                for run in ("MemNet", "MemNet_NL"):
+                    model = nets[run][k]
+                    pred = model.forward_intermediate(analysis.model_input(model, inp))[-1]
+                    outs.append(pred[0, 0].double().cpu().numpy().clip(0, 1) * 255)
+            d = analysis.spectral_difference(*outs)
+            band = d[(d.frequency >= HIGH_BAND[0]) & (d.frequency <= HIGH_BAND[1])]
+            rel.append(band.difference.sum() / band.power_b.sum())
+        mean = float(np.mean(rel))
+        per_seed[k] = (mean > 0, f"{mean:+.2%} power, {sum(r > 0 for r in rel)}/{len(rel)} "
+                                 "images positive")  # fmt: skip
+    return _observation(
+        "memnet-fig4-highfreq",
+        "MemNet's last prediction holds more high-frequency power than MemNet_NL's",
+        per_seed,
     )
 
 
 def memnet_fig5_gate_norms(exp: Experiment, budget: str, device: str | None = None) -> FigureResult:
     """MemNet Fig. 5 on the entry's MemNet (Sec. 5.3)."""
-    model = _model(exp, budget, "MemNet", device)
+    models = _seed_models(exp, budget, "MemNet", device)
+    model = next(iter(models.values()))
     table = analysis.gate_norm_table(model)
     bars = analysis.gate_norm_bars(table)
+    judged = pd.DataFrame(_fig5_observations(models))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
     for block, part in table.groupby("block"):
         ax1.plot(part["index"], part["norm_scaled"], lw=0.8, label=f"block {block}")
@@ -145,11 +231,48 @@ def memnet_fig5_gate_norms(exp: Experiment, budget: str, device: str | None = No
     fig.tight_layout()
     return FigureResult(
         "memnet_fig5_gate_norms",
-        {"norms": table, "bars": bars.reset_index()},
+        {"norms": table, "bars": bars.reset_index(), "judged": judged},
         fig,
         "MemNet Fig. 5: gate weight norms per feature map (long-term memories first) and their "
-        "mean per kind of memory.",
+        "mean per kind of memory (the first seed drawn). `judged`: Sec. 5.3's observations (2) "
+        "and (3) on every seed. " + OBSERVATION_RULE,
     )
+
+
+def _fig5_observations(models: dict[int, torch.nn.Module]) -> list[dict]:
+    """Sec. 5.3 (2): mean and variance of the normalised norms fall with the block index
+    (Spearman rank correlation < 0 for both); (3a) maps of the last recursion have the largest
+    mean norm; (3b) in the later half of the blocks long-term maps outweigh the short-term maps
+    of recursions 1..R-1."""
+    obs2, obs3a, obs3b = {}, {}, {}
+    for k, model in models.items():
+        table = analysis.gate_norm_table(model)
+        per_block = table.groupby("block")["norm_scaled"].agg(["mean", "var"])
+        rho_m = per_block["mean"].corr(pd.Series(per_block.index, per_block.index), "spearman")
+        rho_v = per_block["var"].corr(pd.Series(per_block.index, per_block.index), "spearman")
+        obs2[k] = (bool(rho_m < 0 and rho_v < 0), f"rho(mean) {rho_m:+.2f}, rho(var) {rho_v:+.2f}")
+        bars = analysis.gate_norm_bars(table)
+        means = bars.mean()
+        obs3a[k] = (
+            bool(means["last"] > means["long"] and means["last"] > means["short"]),
+            f"mean long {means['long']:.3f}, short {means['short']:.3f}, last {means['last']:.3f}",
+        )
+        late = bars.loc[bars.index > len(bars) / 2]
+        obs3b[k] = (
+            bool((late["long"] > late["short"]).all()),
+            f"blocks {list(late.index)}: long {late['long'].round(3).tolist()} vs short "
+            f"{late['short'].round(3).tolist()}",
+        )
+    return [
+        _observation("memnet-fig5-obs2-decay",
+                     "mean and variance of the gate weight norms fall with the block number",
+                     obs2),
+        _observation("memnet-fig5-obs3-memories",
+                     "(a) last-recursion short-term maps have the largest mean norm", obs3a),
+        _observation("memnet-fig5-obs3-memories",
+                     "(b) in late blocks long-term maps outweigh short-term maps of recursions "
+                     "1..R-1", obs3b),
+    ]  # fmt: skip
 
 
 def memnet_fig6_intermediate(

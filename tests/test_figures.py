@@ -42,6 +42,15 @@ def test_memnet_figures_from_trained_runs(results):
     assert set(norms.source) == {"long-term", "short-term"}
     assert norms.norm_scaled.between(0, 1).all()
 
+    # The paper's observations are judged, not just drawn: one seed cannot decide them.
+    judged = pd.concat([spectra.tables["judged"],
+                        pd.read_csv(out / "memnet_fig5_gate_norms_judged.csv")])  # fmt: skip
+    assert set(judged.finding) == {
+        "memnet-fig4-highfreq", "memnet-fig5-obs2-decay", "memnet-fig5-obs3-memories"
+    }  # fmt: skip
+    assert judged.verdict.str.startswith("inconclusive (too few seeds: 1 < 3)").all()
+    assert judged.evidence.str.startswith("seed 0: ").all()
+
     figures.make("memnet_fig6_intermediate", exp, "smoke")
     fig6 = pd.read_csv(out / "memnet_fig6_intermediate.csv")
     blocks = exp.recipe_for(exp.runs[0], "smoke").model_kwargs["num_blocks"]
@@ -140,3 +149,13 @@ def test_run_curves_reference_is_the_claim_on_the_cell_the_run_validates_on():
         dashed = [ln for ln in fig.axes[1].lines if ln.get_ls() == "--" and len(ln.get_ydata())]
         assert [ln.get_ydata()[0] for ln in dashed] == expected
         matplotlib.pyplot.close(fig)
+
+
+def test_an_observation_holds_only_when_three_seeds_each_show_it():
+    def verdict(flags):
+        return figures._observation("f", "c", {k: (v, "e") for k, v in enumerate(flags)})["verdict"]
+
+    assert verdict([True, True, True]) == "holds"
+    assert verdict([False, False, False]) == "does not hold"
+    assert verdict([True, True, False]) == "inconclusive (seeds disagree)"
+    assert verdict([True, True]) == "inconclusive (too few seeds: 2 < 3)"
