@@ -91,6 +91,7 @@ __all__ = [
 ]
 
 CHECKPOINT, MODEL, SUMMARY, LOG = "checkpoint.pt", "model.pt", "train_summary.json", "log.csv"
+SNAPSHOTS = "snapshots"  # weights at every validation point (budget-scaling curves)
 LOG_COLUMNS = ["iteration", "loss", "lr", "val_psnr", "wall_s", "patches_per_s"]
 #: fp16 storage is accepted when no validation image's PSNR moves by more than this (dB).
 FP16_TOLERANCE_DB = 0.005
@@ -319,16 +320,24 @@ def _validate(model: nn.Module, recipe: Recipe, device: torch.device) -> pd.Data
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, recipe: Recipe, batches: int = 100) -> nn.Module:
+def recalibrate_batchnorm(
+    model: nn.Module,
+    recipe: Recipe,
+    batches: int = 100,
+    patch: int | None = None,
+    batch: int | None = None,
+) -> nn.Module:
     """Recompute every BatchNorm's running statistics with the model's current weights.
 
     The running mean and variance are reset and re-estimated as a plain average (``momentum =
     None``) over ``batches`` training batches of ``recipe``'s patch stream (drawn with a seed of
-    its own, so the training stream is not disturbed); weights are untouched. BatchNorm's
-    exponential average (momentum 0.1) remembers roughly the last ten steps; when the weights
-    still move fast at the end of a run, those steps' statistics no longer match the final
-    weights and the inference-mode output departs from the training-mode one (the MemNet Table 3
-    blow-up, ``scripts/memnet_diagnosis.py``). Returns ``model`` in the mode it was in.
+    its own, so the training stream is not disturbed), with patches of side ``patch`` and
+    ``batch`` of them per step (default: the recipe's); weights are untouched. Two ways the
+    running statistics can miss what the network sees at test time, separated by the MemNet
+    diagnosis (``scripts/memnet_diagnosis.py``): BatchNorm's exponential average (momentum 0.1)
+    remembers roughly the last ten steps, stale when weights still move fast; and statistics of
+    small patches, most of whose pixels lie within the receptive field of the zero-padded
+    border, differ from those of a whole image. Returns ``model`` in the mode it was in.
     """
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:
@@ -340,7 +349,9 @@ def recalibrate_batchnorm(model: nn.Module, recipe: Recipe, batches: int = 100) 
         m.momentum = None
     was_training = model.training
     model.train()
-    sampler = PatchSampler.from_recipe(with_overrides(recipe, {"seed": recipe.seed + 7919}))
+    stream = {"seed": recipe.seed + 7919, "patch": patch or recipe.patch}
+    stream["batch"] = batch or recipe.batch
+    sampler = PatchSampler.from_recipe(with_overrides(recipe, stream))
     try:
         for _ in range(batches):
             model(sampler.sample()[0].to(dev))
@@ -349,6 +360,16 @@ def recalibrate_batchnorm(model: nn.Module, recipe: Recipe, batches: int = 100) 
             m.momentum = mom
         model.train(was_training)
     return model
+
+
+def _save_snapshot(out: Path, model: nn.Module, it: int) -> None:
+    """The weights at a validation point, ``snapshots/model_<iteration>.pt`` (fp16): what the
+    budget-scaling curves score on the test sets later, without retraining."""
+    state = {k: (v.half() if v.is_floating_point() else v).cpu()
+             for k, v in model.state_dict().items()}  # fmt: skip
+    path = out / SNAPSHOTS / f"model_{it:07d}.pt"
+    path.parent.mkdir(exist_ok=True)
+    _atomic_write(path, lambda tmp: torch.save({"iteration": it, "model": state}, tmp))
 
 
 def _half_roundtrip(state: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -775,6 +796,7 @@ def _train(
             if is_val and rank == 0:
                 last_val = _validate(model, r, dev)["psnr"].to_numpy()
                 val = float(last_val.mean())
+                _save_snapshot(out, model, it)
             row = {
                 "iteration": it, "loss": mean_loss, "lr": lr_at(r, it - 1),
                 "val_psnr": val, "wall_s": round(wall_before + now - t_call, 3),

@@ -40,6 +40,9 @@ OUT = claims.results_root() / "memnet" / "diagnosis"
 ITERATIONS = 500
 ADAM = dict(optimizer="adam", lr=1e-4)
 ZERO = dict(recon_init="zero")
+#: Patch side and batch for the BN re-estimation probes: the training size, then larger inputs
+#: (BSD300 images are 481 x 321, so 256 px is most of an image, few border pixels).
+RECALIBRATION_SIZES = ((31, 16), (64, 16), (128, 8), (256, 2))
 
 #: name -> (recipe, factor, what changed, overrides). One factor changes per probe.
 PROBES: dict[str, tuple[str, str, str, dict]] = {
@@ -145,6 +148,14 @@ def probe_table3(threads: int) -> list[dict]:
         rows.append({"probe": "table3_committed_recalibrated", "factor": "BN statistics",
                      "change": "same weights, running stats recomputed on 100 training batches",
                      **after})  # fmt: skip
+        for side, batch in RECALIBRATION_SIZES:
+            train.recalibrate_batchnorm(model, recipe, batches=max(8, 1600 // batch),
+                                        patch=side, batch=batch)  # fmt: skip
+            rows.append({"probe": f"table3_committed_recalibrated_{side}px",
+                         "factor": "BN statistics vs input size",
+                         "change": f"same weights, running stats recomputed on {side} px patches "
+                                   f"({batch} per batch)",
+                         **_scores(model, recipe, "BSD200", "sigma50", 11)})  # fmt: skip
     for r in rows:
         r.update(recipe="memnet_denoise", budget="cpu (committed run)", threads=threads)
     return rows
@@ -157,8 +168,9 @@ def _write(rows: list[dict]) -> None:
     if not old.empty:
         old = old[~old["probe"].isin(new["probe"])]
     table = pd.concat([old, new], ignore_index=True)
-    order = {p: i for i, p in enumerate([*PROBES, "table3_committed",
-                                         "table3_committed_recalibrated"])}  # fmt: skip
+    table3 = ["table3_committed", "table3_committed_recalibrated"]
+    table3 += [f"table3_committed_recalibrated_{side}px" for side, _ in RECALIBRATION_SIZES]
+    order = {p: i for i, p in enumerate([*PROBES, *table3])}
     table = table.sort_values("probe", key=lambda s: s.map(order)).reset_index(drop=True)
     train._atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 

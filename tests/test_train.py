@@ -85,6 +85,15 @@ def test_resume_is_bit_identical(tmp_path, data_root):
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["patches_seen"] == 10 * r.batch and summary["budget"] == "smoke"
     assert summary["hardware"].startswith("cpu") and summary["wall_s"] > 0
+    # The weights at the validation point are kept for the budget-scaling curves.
+    snaps = sorted((out / "snapshots").glob("model_*.pt"))
+    assert [p.name for p in snaps] == ["model_0000010.pt"]
+    snap = torch.load(snaps[0], weights_only=True)
+    assert snap["iteration"] == 10 and all(
+        torch.allclose(v.float(), a[k].float(), atol=1e-2)
+        for k, v in snap["model"].items()
+        if k in a
+    )
 
 
 # ---------------------------------------------------------------------------------------------
