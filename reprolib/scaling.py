@@ -1,0 +1,170 @@
+"""Budget-scaling curves: test PSNR along training against the pixels a model has seen.
+
+A reduced-budget number says little on its own: is it a few tenths of a dB from what the recipe
+would reach, or several dB? For the main model of each paper (and DnCNN), every weight snapshot
+kept during training (``snapshots/model_<iteration>.pt``, one per validation point, written by
+:func:`reprolib.train.train`) is scored on one test cell of the paper, and the curve is drawn
+against patches seen (log axis) with the paper's value as a line. A straight line in
+``log10(patches seen)`` fitted to the later half of the points is extended to the paper's
+schedule and labelled an **extrapolation**: a trend, not a measurement, and usually optimistic
+or pessimistic by a dB or more, since learning-rate drops bend real curves.
+
+Results: ``results/scaling/summary.csv`` (``model, entry, run, seed, budget, iterations,
+patches_seen, dataset, setting, psnr, ssim``) and ``results/scaling/fits.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from reprolib import claims, experiments, recipes, train
+
+__all__ = ["CURVES", "Curve", "fit_trend", "measure", "plot", "write"]
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One model's curve: the registry entry and run whose seeds' snapshots are scored, the test
+    cell (a cell the paper's table prints for this model) and the paper's value there."""
+
+    model: str
+    entry: str
+    run: str
+    dataset: str
+    setting: str
+    paper: str
+    table: str
+    method: str
+
+
+CURVES = (
+    Curve("MemNet", "memnet/table1", "MemNet", "Set5", "x3", "memnet", "table1", "MemNet"),
+    Curve("RED30", "rednet/table4", "RED30", "Set5", "x3", "rednet", "table4", "RED30"),
+    Curve("NLRN", "nlrn/table4", "NLRN", "Set12", "sigma25", "nlrn", "table4", "NLRN"),
+    Curve("DnCNN", "nlrn/table4", "DnCNN", "Set12", "sigma25", "nlrn", "table4", "DnCNN"),
+)
+
+
+def _snapshots(run_dir: Path) -> list[Path]:
+    """The run's snapshots, or its donor's when its weights were reused (``REUSED_FROM``)."""
+    reused = run_dir / "REUSED_FROM"
+    if reused.exists():
+        run_dir = claims.results_root() / reused.read_text().strip()
+    return sorted((run_dir / train.SNAPSHOTS).glob("model_*.pt"))
+
+
+def measure(curve: Curve, budget: str = "cpu", threads: int | None = 1) -> pd.DataFrame:
+    """Score every snapshot of every seed of ``curve`` on its test cell (the study's single
+    evaluation path, :func:`reprolib.train.evaluate_checkpoint`)."""
+    exp = experiments.get(curve.entry)
+    run = next(r for r in exp.runs if r.name == curve.run)
+    rows = []
+    for seed in exp.seeds_on_disk(run, budget):
+        d = exp.run_dir(run, budget, seed)
+        snaps = _snapshots(d)
+        if not snaps or not (d / train.MODEL).exists():
+            continue
+        model, recipe = train.load_model(d)
+        info = json.loads((d / train.SUMMARY).read_text())
+        for path in snaps:
+            snap = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                   for k, v in snap["model"].items()})  # fmt: skip
+            scores = train.evaluate_checkpoint(
+                model.eval(), [curve.dataset], [curve.setting], recipe.protocol,
+                progress=False, threads=threads,
+            )  # fmt: skip
+            it = int(snap["iteration"])
+            rows.append({
+                "model": curve.model, "entry": curve.entry, "run": curve.run, "seed": seed,
+                "budget": budget, "iterations": it,
+                "patches_seen": it * int(info["batch"]) * int(info.get("world_size", 1)),
+                "patch": int(info["patch"]), "dataset": curve.dataset, "setting": curve.setting,
+                "psnr": float(scores["psnr"].mean()), "ssim": float(scores["ssim"].mean()),
+                "paper_patches": _paper_patches(recipe),
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _paper_patches(recipe: recipes.Recipe) -> int:
+    """Patches the paper's schedule shows a model (iterations x batch at the paper budget)."""
+    paper = recipes.get_recipe(recipe.name)
+    return int(paper.iterations * paper.batch)
+
+
+def fit_trend(points: pd.DataFrame) -> tuple[float, float]:
+    """(intercept, slope per decade): least squares of mean PSNR over seeds on
+    ``log10(patches_seen)``, on the later half of the points (the early ones are warm-up)."""
+    mean = points.groupby("patches_seen")["psnr"].mean().sort_index()
+    late = mean.iloc[len(mean) // 2 :] if len(mean) >= 4 else mean
+    if len(late) < 2:
+        raise ValueError("a trend needs at least two points")
+    slope, intercept = np.polyfit(np.log10(late.index.to_numpy(float)), late.to_numpy(), 1)
+    return float(intercept), float(slope)
+
+
+def write(budget: str = "cpu", threads: int | None = 1) -> pd.DataFrame:
+    """Measure every curve with snapshots and write ``results/scaling/{summary,fits}.csv``."""
+    out = claims.results_root() / "scaling"
+    out.mkdir(parents=True, exist_ok=True)
+    frames = [measure(c, budget, threads) for c in CURVES]
+    table = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(
+        len(f) for f in frames) else pd.DataFrame()  # fmt: skip
+    table.round(6).to_csv(out / "summary.csv", index=False)
+    fits = []
+    claimed = claims.load_claims()
+    for c in CURVES:
+        part = table[table["model"] == c.model] if len(table) else table
+        paper_value = claimed[
+            (claimed.paper == c.paper) & (claimed.table == c.table) & (claimed.method == c.method)
+            & (claimed.dataset == c.dataset) & (claimed.setting.astype(str) == c.setting)
+            & (claimed.metric == "psnr")
+        ]["value"]  # fmt: skip
+        row = {"model": c.model, "dataset": c.dataset, "setting": c.setting, "points": 0,
+               "paper_psnr": float(paper_value.iloc[0]) if len(paper_value) else None}  # fmt: skip
+        if len(part) and part["patches_seen"].nunique() >= 2:
+            a, b = fit_trend(part)
+            target = int(part["paper_patches"].iloc[0])
+            row.update(points=int(part["patches_seen"].nunique()), seeds=part["seed"].nunique(),
+                       intercept=a, slope_per_decade=b, paper_patches=target,
+                       extrapolated_psnr_at_paper_schedule=a + b * np.log10(target))  # fmt: skip
+        fits.append(row)
+    pd.DataFrame(fits).round(4).to_csv(out / "fits.csv", index=False)
+    return table
+
+
+def plot(table: pd.DataFrame, fits: pd.DataFrame):
+    """One panel per model: PSNR vs patches seen (log), each seed, the paper's value, and the
+    dashed fitted trend extended to the paper's schedule (labelled an extrapolation)."""
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(fits["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(3.6 * len(models), 3.2), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        part = table[table["model"] == model] if len(table) else table
+        f = fits[fits["model"] == model].iloc[0]
+        ax.set_title(f"{model}, {f['dataset']} {f['setting']}", fontsize=9)
+        ax.set_xscale("log")
+        ax.set_xlabel("patches seen")
+        ax.set_ylabel("test PSNR (dB)")
+        if pd.notna(f.get("paper_psnr")):
+            ax.axhline(f["paper_psnr"], color="k", ls=":", lw=1, label="paper")
+        if not len(part):
+            ax.text(0.5, 0.5, "no snapshots yet", ha="center", transform=ax.transAxes)
+            continue
+        for seed, s in part.groupby("seed"):
+            ax.plot(s["patches_seen"], s["psnr"], "o-", ms=3, lw=1, label=f"seed {seed}")
+        if pd.notna(f.get("slope_per_decade")):
+            xs = np.geomspace(part["patches_seen"].min(), f["paper_patches"], 50)
+            ax.plot(xs, f["intercept"] + f["slope_per_decade"] * np.log10(xs), "--",
+                    color="0.4", lw=1, label="fitted trend (extrapolation)")  # fmt: skip
+            ax.axvline(f["paper_patches"], color="0.7", lw=0.8)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
