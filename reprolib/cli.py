@@ -9,6 +9,7 @@
     reprolib run ID --runs RED MemoryNet    ... only some runs of an entry (its report: all)
     reprolib reports                        re-execute comparison and scoreboard pages
     reprolib reports --entries              ... after every entry's report (no training)
+    reprolib scaling --budget cpu           budget-scaling curves from training snapshots
     reprolib train RECIPE --budget gpu      one training run (also under torchrun, for DDP):
         torchrun --nproc_per_node 4 -m reprolib.cli train nlrn_denoise_sigma25 --budget gpu
 
@@ -131,6 +132,16 @@ def _reports(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scaling(args: argparse.Namespace) -> int:
+    """Score every kept training snapshot of the scaling curves' models (no training)."""
+    from reprolib import claims, experiments, scaling
+
+    experiments.check_budget(args.budget)
+    table = scaling.write(args.budget, threads=args.threads)
+    print(f"{len(table)} snapshot scores -> {claims.results_root() / 'scaling'}")
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     import json
 
@@ -197,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     rep.add_argument("--budget", default="cpu", help="the budget of --entries (default cpu)")
     rep.set_defaults(func=_reports)
+
+    sc = sub.add_parser("scaling", help="score training snapshots: PSNR vs patches seen")
+    sc.add_argument("--budget", default="cpu", help="the budget whose runs are scored")
+    sc.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    sc.set_defaults(func=_scaling)
 
     t = sub.add_parser("train", help="train one recipe (torchrun-compatible for several GPUs)")
     t.add_argument("recipe", help="e.g. memnet_sr, nlrn_denoise_sigma25 (reprolib.recipes)")
