@@ -19,13 +19,22 @@ Run ``reprolib --help`` (or ``python -m reprolib.cli --help``) for the options.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+
+from reprolib.data import DatasetError
+from reprolib.recipes import RecipeError
+
+#: Bad input reported in one line with exit status 2 (``REPROLIB_DEBUG=1`` shows tracebacks):
+#: an unknown budget, recipe, entry or run, a bad override or seed, a missing or corrupt set.
+USER_ERRORS = (RecipeError, DatasetError, KeyError, ValueError)
 
 
 def _data(args: argparse.Namespace) -> int:
     from reprolib import data
 
+    print(f"data root: {data.data_root()}")
     if args.action == "list":
         for name in data.available():
             split = data.SPLITS[name]
@@ -229,7 +238,24 @@ def main(argv: list[str] | None = None) -> int:
         # `reprolib experiments | head` ends quietly, as ls does; commands that train keep
         # Python's default, so a closed pipe cannot kill a run between checkpoints.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except USER_ERRORS as err:
+        if os.environ.get("REPROLIB_DEBUG"):
+            raise
+        print(f"reprolib {args.command}: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except Exception as err:  # a failed notebook: its root error and where it is kept
+        if type(err).__name__ != "PapermillExecutionError" or os.environ.get("REPROLIB_DEBUG"):
+            raise
+        print(f"reprolib {args.command}: a notebook failed: {err.ename}: {err.evalue}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+
+
+def _one_line(err: BaseException) -> str:
+    msg = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    return str(msg).strip().splitlines()[0] if str(msg).strip() else type(err).__name__
 
 
 if __name__ == "__main__":

@@ -101,7 +101,18 @@ def candidate_roots() -> list[Path]:
 
 
 def data_root() -> Path:
-    """The first candidate root that holds a ``MANIFEST.json``."""
+    """The first candidate root that holds a ``MANIFEST.json``; ``REPROLIB_DATA``, when set, is
+    the only candidate (a set but unusable folder is an error, never a silent fallback)."""
+    chosen = os.environ.get(ENV_VAR)
+    if chosen:
+        root = Path(chosen).expanduser()
+        if not (root / "MANIFEST.json").is_file():
+            what = "no such folder" if not root.is_dir() else "the folder has no MANIFEST.json"
+            raise DatasetError(
+                f"{ENV_VAR}={chosen} cannot be used ({what}); point it at the folder of the "
+                "benchmark sets, or unset it to use ../shared/datasets beside the checkout"
+            )
+        return root
     for root in candidate_roots():
         if (root / "MANIFEST.json").is_file():
             return root

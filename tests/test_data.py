@@ -84,7 +84,7 @@ def test_corrupt_file_is_detected_and_nothing_is_returned(fake_root):
 
 
 def test_no_root_anywhere(monkeypatch, tmp_path):
-    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "nowhere"))
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
     monkeypatch.setattr(data, "REPO_ROOT", tmp_path / "repo")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with pytest.raises(data.DatasetError, match="no dataset root found"):
