@@ -1,7 +1,10 @@
 """The whole study as a Snakemake workflow over the experiment registry (experiments.yaml).
 
-Each registry entry is one job (`reprolib run <id> --budget <budget>`: train every run through
-papermill, evaluate, write the report); the scoreboard and comparison pages depend on all of them.
+The jobs come from the registry's run status at the chosen budget (`reprolib experiments
+--budget <budget>`): one job per run and seed that is not current (`reprolib run <entry>
+--budget <budget> --runs <run> --seeds <k>`: train or resume, evaluate), then one job per entry
+that had such a run (its report), then the summary pages. A run that is current has no job, so
+a dry run lists exactly what is missing.
 
     snakemake -c2                                   # locally on 2 cores, budget "cpu"
     snakemake -c2 --config budget=smoke             # every entry at the smoke budget
@@ -10,42 +13,47 @@ papermill, evaluate, write the report); the scoreboard and comparison pages depe
         --default-resources slurm_partition=gpu     # on a SLURM cluster
         # (needs `pip install snakemake-executor-plugin-slurm`; each job asks for one GPU)
 
-A job skips runs whose results are current (same recipe, overrides, evaluation and budget).
+Job flags live under .snakemake/reprolib/ (not under results/): results stay owned by reprolib.
 """
 
-import yaml
+from reprolib import experiments
 
 BUDGET = config.get("budget", "cpu")
-EXPERIMENTS = list(yaml.safe_load(open("experiments.yaml")))
 GPU_BUDGETS = ("gpu", "paper")
+FLAGS = ".snakemake/reprolib/" + BUDGET
+STATUS = experiments.run_status([experiments.check_budget(BUDGET)])
+MISSING = STATUS[STATUS["state"] != "current"]
+RUNS = [f"{r.experiment}/{r.run}/seed{r.seed}" for r in MISSING.itertuples()]
+ENTRIES = sorted(set(MISSING["experiment"]))
 
 
 wildcard_constraints:
     experiment="[a-z]+/[A-Za-z0-9_.-]+",
+    run="[A-Za-z0-9_.-]+",
+    seed="[0-9]+",
 
 
 rule all:
     input:
-        "results/scoreboard.csv",
+        FLAGS + "/reports.done",
 
 
-rule experiment:
-    input:
-        "experiments.yaml",
+rule train_run:
     output:
-        "results/{experiment}/report_" + BUDGET + ".ipynb",
+        FLAGS + "/{experiment}/{run}/seed{seed}.done",
     resources:
         gpu=1 if BUDGET in GPU_BUDGETS else 0,
         slurm_extra="'--gres=gpu:1'" if BUDGET in GPU_BUDGETS else "",
-    threads: 2
+    threads: 1
     shell:
-        "reprolib run {wildcards.experiment} --budget " + BUDGET
+        "reprolib run {wildcards.experiment} --budget " + BUDGET + " --runs {wildcards.run}"
+        " --seeds {wildcards.seed} --threads {threads} && touch {output}"
 
 
 rule reports:
     input:
-        expand("results/{experiment}/report_" + BUDGET + ".ipynb", experiment=EXPERIMENTS),
+        [FLAGS + f"/{r}.done" for r in RUNS],
     output:
-        "results/scoreboard.csv",
+        FLAGS + "/reports.done",
     shell:
-        "reprolib reports"
+        "reprolib reports --entries --budget " + BUDGET + " && touch {output}"

@@ -245,13 +245,13 @@ def run(
 
     ``only`` names the runs to train (e.g. one column of a table); the report still covers the
     whole entry, and its findings stay inconclusive until every run they compare is measured.
-    ``seeds`` (default: seed 0 only) trains each selected run once per seed; the registry's
-    ``seeds`` list of the entry says which seeds its findings are judged on.
+    ``seeds`` (default: the entry's ``seeds`` in the registry, else seed 0) trains each
+    selected run once per seed.
     """
     from reprolib import runner
 
     exp, budget = get(eid), check_budget(budget)
-    for seed in check_seeds(seeds):
+    for seed in check_seeds(exp.seeds if seeds is None else seeds):
         for r in select_runs(exp, only):
             _run_one(exp, r, budget, seed, force, device, threads, runner)
     return render_report(eid, budget)
@@ -319,22 +319,22 @@ def render_report(eid: str, budget: str) -> Path:
 RUN_STATES: tuple[str, ...] = ("current", "stale", "partial", "not run")
 
 
-def _run_state(exp: Experiment, run: Run, budget: str) -> str:
+def _run_state(exp: Experiment, run: Run, budget: str, seed: int = 0) -> str:
     """``current`` (scored, same spec), ``stale`` (scored under a spec that has since changed:
     ``reprolib run`` trains it again), ``partial`` (training started; ``reprolib run`` resumes
     it from its checkpoint) or ``not run``."""
-    d = exp.run_dir(run, budget)
-    if is_current(exp, run, budget):
+    d = exp.run_dir(run, budget, seed)
+    if is_current(exp, run, budget, seed):
         return "current"
     if (d / "metrics.csv").exists():
         return "stale"
     return "partial" if d.is_dir() and any(d.iterdir()) else "not run"
 
 
-def _weights_elsewhere(exp: Experiment, run: Run, budget: str, state: str) -> str:
+def _weights_elsewhere(exp: Experiment, run: Run, budget: str, state: str, seed: int = 0) -> str:
     if state == "current":
         return ""
-    donor = find_trained(exp.recipe_for(run, budget), exclude=exp.run_dir(run, budget))
+    donor = find_trained(exp.recipe_for(run, budget, seed), exclude=exp.run_dir(run, budget, seed))
     return "" if donor is None else str(donor.relative_to(claims.results_root()))
 
 
@@ -347,26 +347,29 @@ def _train_info(run_dir: Path) -> dict[str, Any]:
 def run_status(budgets: Sequence[str] | None = None) -> pd.DataFrame:
     """Every run of every registry entry at each budget, with its state and training cost.
 
-    One row per (experiment, run, budget): ``state`` (:data:`RUN_STATES`), ``iterations`` and
-    ``wall_s`` of its training (from ``train_summary.json``), ``reused_from`` when its weights
-    were trained by another entry (their training time is counted there, not here) and, for a
-    run that is not current, ``weights_at``: a finished run of the same training recipe that
-    ``reprolib run`` would reuse instead of training.
+    One row per (experiment, run, seed, budget), for the seeds the entry lists (``seeds`` in
+    the registry, default 0) and any other seed trained: ``state`` (:data:`RUN_STATES`),
+    ``iterations`` and ``wall_s`` of its training (from ``train_summary.json``), ``reused_from``
+    when its weights were trained by another entry (their training time is counted there, not
+    here) and, for a run that is not current, ``weights_at``: a finished run of the same
+    training recipe that ``reprolib run`` would reuse instead of training.
     """
     rows = []
     for eid, exp in load().items():
         for budget in budgets or BUDGETS:
             for r in exp.runs:
-                d = exp.run_dir(r, budget)
-                info, reused = _train_info(d), d / "REUSED_FROM"
-                state = _run_state(exp, r, budget)
-                rows.append({
-                    "experiment": eid, "run": r.name, "budget": budget, "state": state,
-                    "iterations": info.get("iterations_total", info.get("iterations")),
-                    "wall_s": info.get("wall_s"),
-                    "reused_from": reused.read_text().strip() if reused.exists() else "",
-                    "weights_at": _weights_elsewhere(exp, r, budget, state),
-                })  # fmt: skip
+                for seed in sorted(set(exp.seeds) | set(exp.seeds_on_disk(r, budget))):
+                    d = exp.run_dir(r, budget, seed)
+                    info, reused = _train_info(d), d / "REUSED_FROM"
+                    state = _run_state(exp, r, budget, seed)
+                    rows.append({
+                        "experiment": eid, "run": r.name, "seed": seed, "budget": budget,
+                        "state": state,
+                        "iterations": info.get("iterations_total", info.get("iterations")),
+                        "wall_s": info.get("wall_s"),
+                        "reused_from": reused.read_text().strip() if reused.exists() else "",
+                        "weights_at": _weights_elsewhere(exp, r, budget, state, seed),
+                    })  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -380,7 +383,8 @@ def progress(budget: str) -> pd.DataFrame:
         todo = group[group["state"] != "current"]
         own = group[(group["state"] == "current") & (group["reused_from"] == "")]
         missing = [
-            f"{r.run} ({r.state}{'; trained weights exist' if r.weights_at else ''})"
+            f"{r.run}{f' seed {r.seed}' if r.seed else ''} "
+            f"({r.state}{'; trained weights exist' if r.weights_at else ''})"
             for r in todo.itertuples()
         ]
         rows.append({
