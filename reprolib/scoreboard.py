@@ -1,47 +1,89 @@
 """The claims scoreboard: every table cell and stated finding of the four papers, with a status.
 
-Statuses (issue #5):
+Each row has a **kind**, so that a headline never adds up numbers that mean different things:
+
+* ``baseline`` - a cell measured without training (bicubic, JPEG, BM3D, the DnCNN authors'
+  published weights: budget ``claims.NO_TRAINING``), or an unmeasured cell of such a method;
+* ``architecture`` - a parameter count or depth (``reprolib.architecture``, which builds the
+  model of ``architecture_claims.yaml``), or a set-up figure printed beside them (filters,
+  training images);
+* ``model`` - a trained-model cell (measured at a training budget, or a cell nothing measured);
+* ``finding`` - a stated finding of ``results/claims/findings.csv``.
+
+Statuses (issue #5, issue #18):
 
 * ``reproduced`` - measured at a comparable budget (no training needed, or the paper's schedule)
-  and within the tolerance stated next to the measurement;
+  and within the tolerance stated next to the measurement; a reduced-budget cell never is;
+* ``consistent (formula)`` - a depth cell: every model of ``reprolib.models`` computes its depth
+  from its constructor arguments (DnCNN's ``depth``, RED's ``num_layers``, MemNet's blocks and
+  recursions, NLRN's ``1 + 4T + 1``), so matching the printed depth checks that the constructor
+  is consistent with the paper, not that anything was reproduced; the headline counts it apart;
 * ``direction only (reduced budget)`` - measured at a reduced training budget; the absolute
-  value is not comparable, but the paper's finding about it (an ordering or trend) holds;
-* ``not reproduced`` - measured, and outside tolerance, or the finding does not hold;
-* ``inconclusive`` - a run the finding compares did not beat its own degraded input
-  (``reprolib.experiments.MIN_GAIN_DB``: it learned nothing at that budget) or has not been run
-  yet, or a reduced-budget cell belongs to a table none of whose findings this study checks (its
-  claims compare with methods not trained here), so the verdict says nothing about the paper;
-  the reason says which;
+  value is not comparable, but every checked finding comparing this method holds;
+* ``not reproduced`` - measured and outside tolerance, or a finding comparing it does not hold;
+* ``inconclusive`` - the verdict rule (``reprolib.stats.VERDICT_RULE``) could not decide a
+  finding comparing it, or no checked finding compares this method (the gap is reported, not
+  judged), or a paper-budget cell states no tolerance; the reason says which;
 * ``not attempted`` - no measurement; the reason says why (data not available, a cited
-  competitor that this study does not re-implement, training not yet run at this budget, a set
-  outside the evaluation grid of the entry that trained the model).
+  competitor this study does not implement, an implemented model no entry trains for this table,
+  a model that needs its own training per noise level, a set outside an entry's evaluation grid).
 
-Everything is computed from ``results/``: ``**/summary.csv`` files in the shared comparison shape
-and ``**/findings.csv`` verdicts written by the experiments. Nothing is typed in here.
+Rules, kept simple on purpose:
+
+* **Reuse of a measurement.** A cell without a measurement of its own takes one of the same
+  dataset, setting, method and metric made for another table (shown with its source): within
+  the same paper, or across papers when both tables are scored under protocols that evaluate
+  the same way (``reprolib.protocols``: task, channel, rounding, shave, resizing). When the
+  protocols differ, or the cell's table has no known protocol, the reason says so instead.
+* **Findings of a model cell.** A reduced-budget model cell takes its status from the checked
+  findings that *involve its method*: the finding bears on the cell's table (the tables its
+  source names, plus those of the registry entry that checked it) and names the method in its
+  claim or ``quantities`` text (as a whole word, so ``RED`` is not ``RED30``) or compares a run
+  labelled with it (the entry's ``checks``). Any finding that does not hold makes the cell ``not
+  reproduced``; else any inconclusive one makes it ``inconclusive``; else ``direction only``.
+* **Distinct measurements.** A cell printed by two tables (same dataset, setting, method,
+  metric, measured value and source file) is one measurement: it is shown under both tables
+  and counted once by :func:`counts` and :func:`headline`.
+
+Everything is computed from the results root (``claims.results_root()``): ``**/summary.csv``
+files in the shared comparison shape and ``**/findings.csv`` verdicts written by the
+experiments, gathered into ``verdicts.csv`` (:func:`verdicts`). Nothing is typed in here.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pandas as pd
 
-from reprolib import claims, experiments
+from reprolib import claims, experiments, protocols, stats
 
-INCONCLUSIVE = "inconclusive"
-STATUSES = (
-    "reproduced", "direction only (reduced budget)", "not reproduced", INCONCLUSIVE,
-    "not attempted",
-)  # fmt: skip
+INCONCLUSIVE = stats.INCONCLUSIVE
+FORMULA = "consistent (formula)"
+DIRECTION = "direction only (reduced budget)"
+STATUSES = ("reproduced", FORMULA, DIRECTION, "not reproduced", INCONCLUSIVE, "not attempted")
+KINDS = ("baseline", "architecture", "model", "finding")
 COLUMNS = [
-    "claim_id", "paper", "table", "dataset", "setting", "method", "metric", "claimed",
-    "measured", "budget", "status", "reason",
+    "claim_id", "paper", "table", "kind", "dataset", "setting", "method", "metric", "claimed",
+    "measured", "budget", "status", "reason", "source",
 ]  # fmt: skip
 KEY = ["paper", "table", "dataset", "setting", "method", "metric"]
+VERDICT_COLUMNS = [
+    "finding", "paper", "budget", "verdict", "seeds", "margin_db", "ci_low", "ci_high",
+    "p_value", "converged", "runs", "reason",
+]  # fmt: skip
+STAT_COLUMNS = ["seeds", "margin_db", "ci_low", "ci_high", "p_value", "converged", "runs"]
 # Budgets from most to least comparable with the paper; "none" = nothing to train.
 NO_TRAINING = claims.NO_TRAINING  # the budget of a cell measured without training
 BUDGET_RANK = {NO_TRAINING: 0, "paper": 1, "gpu": 2, "cpu": 3, "smoke": 4}
 COMPARABLE = {NO_TRAINING, "paper"}
+ARCHITECTURE_METRICS = ("params", "depth", "filters", "training_images")
+FORMULA_REASON = (
+    "depth is a formula of the constructor arguments: checked for consistency, not a reproduction"
+)
+NO_FINDING_REASON = "gap reported, not judged: no checked finding compares this method"
 
 UNAVAILABLE = {
     "S14": "the 14-image denoising set is not available offline (tyshiwo/MemNet repository, "
@@ -51,206 +93,514 @@ UNAVAILABLE = {
     "RainDrop": "no public RainDrop pairs with ground truth were found",
     "GoPro": "full GoPro is not available here (several GB; two sample pairs only)",
 }
-OWN_METHODS = {
-    "memnet": ("MemNet", "M4R6", "M6R6", "M6R8", "M10R10"),
-    "rednet": ("RED",),
-    "nlrn": (
-        "NLRN",
-        "RNN_same_params",
-        "NL_every",
-        "euclidean",
-        "dot_product",
-        "embedded",
-        "gaussian",
-        "symmetric",
-    ),  # fmt: skip
-    "memorynet": ("MemoryNet", "Baseline", "Memory", "Contrastive"),
-}
+# Method labels (prefixes) of models this study implements in reprolib.models, in any paper.
+IMPLEMENTED = (
+    "VDSR", "DnCNN", "RED", "MemNet", "M4R6", "M6R6", "M6R8", "M10R10", "NLRN", "NL_every",
+    "RNN_same_params", "euclidean", "dot_product", "embedded", "gaussian", "symmetric",
+    "Memory", "Baseline", "Contrastive", "MPRNet", "down_conv", "no_downsample",
+)  # fmt: skip
 BASELINES = ("Bicubic", "JPEG", "BM3D", "DnCNN")
 
 
 def _read_all(name: str) -> pd.DataFrame:
-    """Concatenate every ``name`` CSV under results/ (quick ``limit*`` runs excluded)."""
+    """Concatenate every ``name`` CSV under the results root (quick ``limit*`` runs and the
+    claims folder excluded), with ``source``: the file's path relative to the root."""
+    root = claims.results_root()
     frames = []
-    for path in sorted(claims.results_root().rglob(name)):
-        if any(part.startswith("limit") for part in path.parts) or path.parent.name == "claims":
+    for path in sorted(root.rglob(name)):
+        rel = path.relative_to(root)
+        if any(part.startswith("limit") for part in rel.parts) or path.parent.name == "claims":
             continue
         try:
             df = pd.read_csv(path)
         except pd.errors.EmptyDataError:
             continue
-        df["source"] = str(path.relative_to(claims.results_root()))
+        df["source"] = str(rel)
         frames.append(df)
+    frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def measurements() -> pd.DataFrame:
-    """Every measured cell under results/, the most comparable budget kept per claim key."""
+def _entry(source: str) -> str:
+    """The registry entry id of a results file: ``rednet/table4`` for its summary.csv."""
+    return str(Path(source).parent)
+
+
+def _is(method: str, prefixes: tuple[str, ...]) -> bool:
+    return any(method.startswith(p) for p in prefixes)
+
+
+def _evaluation(name: object) -> tuple | None:
+    """What a protocol does to a score (task, channel, rounding, shave, resizing), without its
+    name: two protocols with the same evaluation give the same number for the same method."""
+    if not isinstance(name, str) or not name:
+        return None
+    if name not in protocols.PROTOCOLS:
+        return (name,)
+    p = protocols.get(name)
+    return (p.task, p.channel, p.round_output, p.shave_scale, tuple(sorted(p.gt_resize.items())))
+
+
+def measurements(registry: dict | None = None) -> pd.DataFrame:
+    """Every measured cell under the results root, the most comparable budget kept per claim key,
+    with the ``protocol`` it was scored under (the protocol check's own column, else the recipe
+    protocol of the registry run labelled with the method)."""
+    cols = [*KEY, "measured", "budget", "within_tolerance", "diff", "tolerance", "protocol",
+            "source"]  # fmt: skip
     m = _read_all("summary.csv")
     if m.empty:
-        return pd.DataFrame(columns=[*KEY, "measured", "budget", "within_tolerance", "source"])
-    if "budget" not in m:
-        m["budget"] = None
-    m["budget"] = m["budget"].fillna(NO_TRAINING)
-    for col in ("within_tolerance", "tolerance"):  # only protocol checks state a tolerance
-        if col not in m:
+        return pd.DataFrame(columns=cols)
+    for col in ("budget", "within_tolerance", "tolerance", "protocol"):
+        if col not in m:  # only protocol and architecture checks state a tolerance
             m[col] = None
+    m["budget"] = m["budget"].fillna(NO_TRAINING)
     for col in KEY:
         m[col] = m[col].astype(str)
+    registry = experiments.load() if registry is None else registry
+    run_protocol = {
+        (eid, r.label): exp.recipe_for(r, "cpu").protocol
+        for eid, exp in registry.items()
+        for r in exp.runs
+    }
+    m["protocol"] = [
+        p if isinstance(p, str) else run_protocol.get((_entry(s), method))
+        for p, s, method in zip(m["protocol"], m["source"], m["method"], strict=True)
+    ]
     m["_rank"] = m["budget"].map(BUDGET_RANK).fillna(9)
-    m = m.sort_values("_rank").drop_duplicates(KEY, keep="first")
-    return m[[*KEY, "measured", "budget", "within_tolerance", "diff", "tolerance", "source"]]
+    m = m.sort_values("_rank", kind="stable").drop_duplicates(KEY, keep="first")
+    return m[cols].reset_index(drop=True)
 
 
-def finding_verdicts() -> pd.DataFrame:
-    """Verdicts on findings written by experiments: claim_id, holds, budget, evidence."""
+# --------------------------------------------------------------------------- verdicts
+
+
+def _flag(value: object) -> bool | None:
+    """A CSV boolean (``True``/``False``, any case) or ``None`` when missing."""
+    text = str(value).strip().lower()
+    return True if text == "true" else False if text == "false" else None
+
+
+def _verdict(row: dict) -> str:
+    """The row's verdict; older findings.csv files have only ``holds`` and ``conclusive``."""
+    if isinstance(row.get("verdict"), str) and row["verdict"].strip():
+        return row["verdict"].strip()
+    if _flag(row.get("conclusive")) is False:
+        return stats.INCONCLUSIVE
+    return stats.HOLDS if _flag(row.get("holds")) else stats.NOT_HOLDS
+
+
+def _reason(row: dict, verdict: str) -> str:
+    """The verdict's reason; older files only have ``evidence`` (its verdict prefix dropped)."""
+    if isinstance(row.get("reason"), str) and row["reason"].strip():
+        return row["reason"]
+    evidence = str(row.get("evidence", "")) if pd.notna(row.get("evidence")) else ""
+    return evidence.removeprefix(f"{verdict}: ")
+
+
+def verdicts() -> pd.DataFrame:
+    """Every finding verdict under the results root, one row per finding and budget
+    (:data:`VERDICT_COLUMNS` plus ``source``, the findings.csv it came from).
+
+    Older findings.csv files lack ``verdict`` (derived from ``holds``/``conclusive``), the
+    statistics columns (left empty) and ``reason`` (taken from ``evidence``). When two entries
+    check a finding at the same budget, the first file in path order is kept."""
     v = _read_all("findings.csv")
-    if v.empty:
-        return pd.DataFrame(columns=["claim_id", "holds", "budget", "evidence", "source"])
-    v["_rank"] = v["budget"].map(BUDGET_RANK).fillna(9)
-    return v.sort_values("_rank").drop_duplicates("claim_id", keep="first")
+    if v.empty or "claim_id" not in v:
+        return pd.DataFrame(columns=[*VERDICT_COLUMNS, "source"])
+    for col in STAT_COLUMNS:
+        if col not in v:
+            v[col] = None
+    records = v.to_dict("records")
+    v["verdict"] = [_verdict(r) for r in records]
+    v["reason"] = [_reason(r, verdict) for r, verdict in zip(records, v["verdict"], strict=True)]
+    v["finding"] = v["claim_id"]
+    v["paper"] = [Path(s).parts[0] for s in v["source"]]
+    v = v.drop_duplicates(["finding", "budget"], keep="first")
+    return v[[*VERDICT_COLUMNS, "source"]].reset_index(drop=True)
 
 
-def _own(paper: str, method: str) -> bool:
-    return any(method.startswith(p) for p in OWN_METHODS.get(paper, ()))
+def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` as CSV to ``path`` through a temporary file in the same folder, so a
+    reader never sees half a file (``os.replace`` is atomic on one file system)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def _not_attempted_reason(row: pd.Series, trained: set[tuple]) -> str:
-    """Why a claimed cell has no measurement; ``trained`` holds the (paper, table, method)
-    triples trained at some budget and scored on other cells, i.e. a model that exists but was
-    not scored on this one."""
+def write_verdicts(path: str | Path | None = None) -> pd.DataFrame:
+    """Write ``verdicts.csv`` (:data:`VERDICT_COLUMNS`; default: under the results root)."""
+    v = verdicts()[VERDICT_COLUMNS]
+    _write_atomic(v, Path(path) if path else claims.results_root() / "verdicts.csv")
+    return v
+
+
+# --------------------------------------------------------------------------- findings of a cell
+
+
+def _source_tables(source: str) -> set[str]:
+    """Tables named by a finding's source: ``"Table 2; Sec. 5.1"`` -> ``{"table2"}``."""
+    tables = set()
+    for part in str(source).replace(",", ";").split(";"):
+        part = part.strip().lower()
+        if part.startswith("table "):
+            number = part.split()[1].replace("iv", "4").replace("iii", "3")
+            tables.add("table" + number.replace("ii", "2").replace("i", "1"))
+    return tables
+
+
+def _check_labels(exp: experiments.Experiment | None, finding: str) -> set[str]:
+    """Method labels of the runs that ``exp``'s check of ``finding`` compares."""
+    if exp is None:
+        return set()
+    label = {r.name: r.label for r in exp.runs}
+    names: set[str] = set()
+    for c in exp.checks:
+        if c.get("finding") == finding:
+            names |= set(label) if c.get("kind") == "peak" else set(c.get("runs", ()))
+    return {label.get(n, n) for n in names}
+
+
+def _checked(best: pd.DataFrame, findings: pd.DataFrame, registry: dict) -> list[dict]:
+    """Each checked finding (its most comparable verdict) with the tables it bears on (its
+    source's tables and those of the entry that checked it), the text naming the methods it
+    compares (claim and quantities) and the labels of the runs its check compares."""
+    text = {f["claim_id"]: f for f in findings.to_dict("records")}
+    out = []
+    for v in best.to_dict("records"):
+        if v["finding"] not in text:
+            continue
+        f = text[v["finding"]]
+        exp = registry.get(_entry(v["source"]))
+        tables = _source_tables(f["source"]) | (set(exp.tables) if exp else set())
+        out.append({
+            "id": v["finding"], "paper": f["paper"], "tables": tables,
+            "text": f"{f['claim']} {f['quantities']}",
+            "labels": _check_labels(exp, v["finding"]), "verdict": v["verdict"],
+            "reason": v["reason"],
+        })  # fmt: skip
+    return out
+
+
+def _involves(finding: dict, method: str) -> bool:
+    """Whether a finding compares ``method``: a run of its check has that label, or its text
+    names the method as a whole word (``RED`` does not match ``RED30``)."""
+    pattern = rf"(?<![\w+-]){re.escape(method)}(?![\w+-])"
+    return method in finding["labels"] or re.search(pattern, finding["text"]) is not None
+
+
+def _model_status(row: dict, checked: list[dict]) -> tuple[str, str]:
+    """Status and verdict text of a reduced-budget model cell from the findings involving it."""
+    mine = [
+        f for f in checked
+        if f["paper"] == row["paper"] and row["table"] in f["tables"]
+        and _involves(f, row["method"])
+    ]  # fmt: skip
+    if not mine:
+        return INCONCLUSIVE, NO_FINDING_REASON
+    failed = [f for f in mine if f["verdict"] == stats.NOT_HOLDS]
+    open_ = [f for f in mine if f["verdict"] not in (stats.HOLDS, stats.NOT_HOLDS)]
+    if failed:
+        return "not reproduced", "; ".join(f"finding {f['id']} does not hold" for f in failed)
+    if open_:
+        by_reason: dict[str, list[str]] = {}  # findings over the same runs share their reason
+        for f in open_:
+            by_reason.setdefault(f["reason"], []).append(f["id"])
+        text = "; ".join(f"{', '.join(ids)} inconclusive ({why})" for why, ids in by_reason.items())
+        return INCONCLUSIVE, f"finding {text}"
+    return DIRECTION, "; ".join(f"finding {f['id']} holds" for f in mine)
+
+
+# --------------------------------------------------------------------------- cells
+
+
+def _kind(row: dict) -> str:
+    """``architecture``, ``baseline`` or ``model`` (see the module docstring)."""
+    if row["metric"] in ARCHITECTURE_METRICS:
+        return "architecture"
+    if row["budget"] == NO_TRAINING:
+        return "baseline"
+    if _is(row["method"], BASELINES) and pd.isna(row["measured"]):
+        return "baseline"
+    return "model"
+
+
+def _where(c: dict) -> str:
+    """How a measurement made for another table is named: ``rednet table4`` or an entry id."""
+    return f"{c['paper']} {c['table']}" if c["table"] != "-" else _entry(c["source"])
+
+
+def _borrow(cell: dict, candidates: list[dict], table_eval: dict) -> tuple[dict | None, str]:
+    """A measurement of the same dataset/setting/method/metric made for another table that
+    counts for ``cell`` (same paper, or the same evaluation protocol), else why none does."""
+    mine = table_eval.get((cell["paper"], cell["table"]), set())
+    notes = []
+    for c in candidates:
+        theirs = _evaluation(c["protocol"])
+        if mine and theirs is not None:
+            if mine == {theirs}:
+                return c, ""
+            notes.append(
+                f"measured for {_where(c)} ({c['source']}) under protocol {c['protocol']}, "
+                "which scores differently from this table's protocol, so not reused"
+            )
+        elif c["paper"] == cell["paper"]:
+            return c, ""
+        else:
+            notes.append(
+                f"measured for {_where(c)} ({c['source']}), but this table's protocol is not "
+                "known here, so not reused"
+            )
+    return None, "; ".join(notes)
+
+
+def _not_attempted_reason(row: dict, ctx: dict) -> str:
+    """Why a claimed cell has no measurement (``ctx``: what :func:`build` knows of the runs)."""
+    paper, table, method, setting = row["paper"], row["table"], row["method"], row["setting"]
     if row["dataset"] in UNAVAILABLE:
         return UNAVAILABLE[row["dataset"]]
     if row["metric"] == "time_s":
         return "timings on the authors' GPU are not comparable with this hardware"
-    if (row["paper"], row["table"], row["method"]) in trained:
+    if row["metric"] in ("filters", "training_images"):
+        return "a set-up figure the paper prints beside its results, not a measured result"
+    levels = ctx["levels"].get((paper, table, method))
+    if levels and setting.startswith("sigma") and setting not in levels:
+        return (
+            "needs its own model trained at this noise level (one model per level in the "
+            "paper); not yet trained"
+        )
+    if (paper, table, method) in ctx["trained"]:
         return "trained, but this set or setting is not in the entry's evaluation grid"
-    if _own(row["paper"], row["method"]):
-        return "needs training; not yet run at any budget in this study"
-    if any(row["method"].startswith(b) for b in BASELINES):
+    if _is(method, BASELINES):
         return "baseline not measured on this set or setting"
+    if _is(method, IMPLEMENTED):
+        planned = ctx["planned"].get((paper, table, method))
+        if planned:
+            return f"needs training for this table (registry entry {planned}); not yet run"
+        elsewhere = ctx["elsewhere"].get(method)
+        if elsewhere:
+            return (
+                f"implemented here (reprolib.models) and trained for {elsewhere}, but no "
+                "registry entry trains this model for this table yet"
+            )
+        return (
+            "implemented here (reprolib.models), but no registry entry trains this model for "
+            "this table yet"
+        )
     return "cited result of another method, not re-implemented in this study"
 
 
-def _inconclusive(verdict: pd.Series) -> bool:
-    """Whether an experiment flagged the verdict inconclusive (older files lack the column)."""
-    return str(verdict.get("conclusive", "True")).strip().lower() == "false"
+def _context(m: pd.DataFrame, direct: pd.DataFrame, registry: dict) -> dict:
+    """What the not-attempted reasons need: (paper, table, method) trained for a table, the noise
+    levels of per-level registry runs, the entry planned for a table, and the entries that
+    trained a method label (for any table)."""
+    trained_cells = direct[direct["measured"].notna() & (direct["budget"] != NO_TRAINING)]
+    levels: dict[tuple, set[str]] = {}
+    planned: dict[tuple, str] = {}
+    for eid, exp in registry.items():
+        for table in exp.tables:
+            for r in exp.runs:
+                planned.setdefault((exp.paper, table, r.label), eid)
+                if r.sigma is not None:
+                    levels.setdefault((exp.paper, table, r.label), set()).add(f"sigma{r.sigma}")
+    trained_m = m[m["budget"] != NO_TRAINING]
+    elsewhere = {}
+    for method, part in trained_m.groupby("method"):
+        by_budget = part.groupby("budget")["source"].agg(lambda s: sorted({_entry(x) for x in s}))
+        elsewhere[method] = "; ".join(f"{', '.join(e)} ({b} budget)" for b, e in by_budget.items())
+    return {
+        "trained": set(zip(trained_cells["paper"], trained_cells["table"],
+                           trained_cells["method"], strict=True)),
+        "levels": levels, "planned": planned, "elsewhere": elsewhere,
+    }  # fmt: skip
 
 
-def _table_findings(verdicts: pd.DataFrame, findings: pd.DataFrame) -> dict[tuple, bool | None]:
-    """(paper, table) -> whether the findings on that table that were checked all hold
-    (``None`` when one of them is inconclusive).
-
-    A finding bears on the tables its source names ("Table 2; Sec. 5.1") and on the tables of
-    the experiment that checked it (``tables`` in experiments.yaml): RED-Net's depth finding is
-    sourced to "Tables 1-2, 4-6, 9" but checked by ``rednet/table2`` on Table 2's runs."""
-    registry = experiments.load()
-    out: dict[tuple, list[bool | None]] = {}
-    verdicts = verdicts.assign(
-        holds=[None if _inconclusive(v) else bool(v["holds"]) for _, v in verdicts.iterrows()],
-        checked_in=[str(Path(str(v.get("source", ""))).parent) for _, v in verdicts.iterrows()],
+def _measured_status(r: dict, checked: list[dict]) -> tuple[str, str]:
+    """Status and reason of a measured cell (``r["where"]``: where its measurement comes from)."""
+    if r["metric"] == "depth" and r["source"] == "architecture/summary.csv":
+        ok = _flag(r["within_tolerance"]) is True
+        return (FORMULA if ok else "not reproduced"), (
+            f"{FORMULA_REASON}; |diff| {abs(r['diff']):.4g} {'<=' if ok else '>'} "
+            f"{r['tolerance']:g} ({r['where']})"
+        )
+    if r["budget"] in COMPARABLE and pd.notna(r["tolerance"]):
+        ok = _flag(r["within_tolerance"]) is True
+        return ("reproduced" if ok else "not reproduced"), (
+            f"|diff| {abs(r['diff']):.4g} {'<=' if ok else '>'} tolerance {r['tolerance']:g} "
+            f"({r['where']})"
+        )
+    if r["budget"] in COMPARABLE:
+        return INCONCLUSIVE, f"{r['budget']} budget, but no tolerance is stated ({r['where']})"
+    status, verdict = _model_status(r, checked)
+    return status, (
+        f"{r['budget']} budget: absolute value not comparable; {verdict} ({r['where']})"
     )
-    checked = findings.merge(verdicts[["claim_id", "holds", "checked_in"]], on="claim_id")
-    for _, f in checked.iterrows():
-        tables = set(registry[f["checked_in"]].tables) if f["checked_in"] in registry else set()
-        for part in str(f["source"]).replace(",", ";").split(";"):
-            part = part.strip().lower()
-            if part.startswith("table "):
-                number = part.split()[1].replace("iv", "4").replace("iii", "3")
-                tables.add("table" + number.replace("ii", "2").replace("i", "1"))
-        holds = None if pd.isna(f["holds"]) else bool(f["holds"])
-        for table in tables:
-            out.setdefault((f["paper"], table), []).append(holds)
-    return {k: None if None in v else all(v) for k, v in out.items()}
+
+
+def _finding_row(f: dict) -> dict:
+    """The scoreboard row of one stated finding (``f``: findings.csv row joined with its most
+    comparable verdict, ``checked_in`` being the findings.csv that holds it)."""
+    row = {
+        "claim_id": f["claim_id"], "paper": f["paper"], "table": f["source"], "kind": "finding",
+        "dataset": "-", "setting": "-", "method": "-", "metric": f["kind"], "claimed": f["claim"],
+        "measured": None, "budget": None, "status": "not attempted",
+        "reason": "no experiment checks this finding yet", "source": None,
+    }  # fmt: skip
+    if pd.isna(f["verdict"]):
+        return row
+    status = {stats.NOT_HOLDS: "not reproduced", stats.HOLDS: DIRECTION}.get(
+        f["verdict"], INCONCLUSIVE
+    )
+    if status == DIRECTION and f["budget"] in COMPARABLE:
+        status = "reproduced"
+    reason = f"{f['verdict']} at {f['budget']} budget: {f['reason']} ({f['checked_in']})"
+    return {**row, "budget": f["budget"], "status": status, "reason": reason,
+            "source": f["checked_in"]}  # fmt: skip
 
 
 def build() -> pd.DataFrame:
     """The scoreboard: one row per claim cell and per finding (``COLUMNS``)."""
+    registry = experiments.load()
     cells = claims.load_claims().copy()
     for col in KEY:
         cells[col] = cells[col].astype(str)
     cells = cells.rename(columns={"value": "claimed"})
-    cells = cells.merge(measurements(), on=KEY, how="left")
+    m = measurements(registry)
+    cells = cells.merge(m, on=KEY, how="left")
+    ctx = _context(m, cells, registry)
+    rows = cells.to_dict("records")
+    for r in rows:
+        r["where"] = r["source"]
+
+    # Cells without their own measurement: one made for another table, where it counts.
+    table_eval = {
+        key: {_evaluation(p) for p in part["protocol"]} - {None}
+        for key, part in m.groupby(["paper", "table"])
+    }
+    ranked = m.assign(_rank=m["budget"].map(BUDGET_RANK).fillna(9))
+    index: dict[tuple, list[dict]] = {}
+    for c in ranked.sort_values("_rank", kind="stable").to_dict("records"):
+        index.setdefault((c["dataset"], c["setting"], c["method"], c["metric"]), []).append(c)
+    for r in rows:
+        if pd.notna(r["measured"]):
+            continue
+        found = index.get((r["dataset"], r["setting"], r["method"], r["metric"]), [])
+        found = sorted(found, key=lambda c, p=r["paper"]: c["paper"] != p)  # same paper first
+        c, r["note"] = _borrow(r, found, table_eval)
+        if c is not None:
+            diff, tol = float(c["measured"]) - float(r["claimed"]), c["tolerance"]
+            r.update({k: c[k] for k in ("measured", "budget", "tolerance", "protocol", "source")})
+            r.update(diff=diff, within_tolerance=bool(abs(diff) <= tol) if pd.notna(tol) else None)
+            r["where"] = f"measured for {_where(c)}: {c['source']}"
+
+    v = verdicts()
+    best = v.assign(_rank=v["budget"].map(BUDGET_RANK).fillna(9))
+    best = best.sort_values("_rank", kind="stable").drop_duplicates("finding", keep="first")
     findings = claims.load_findings()
-    verdicts = finding_verdicts()
-    by_table = _table_findings(verdicts, findings)
+    checked = _checked(best, findings, registry)
 
-    # Models this study trained for a table (not architecture or no-training protocol cells).
-    trained_cells = cells[cells["measured"].notna() & (cells["budget"] != NO_TRAINING)]
-    trained = set(zip(trained_cells["paper"], trained_cells["table"], trained_cells["method"]))
-    status, reason = [], []
-    for _, r in cells.iterrows():
+    for r in rows:
         if pd.isna(r["measured"]):
-            status.append("not attempted")
-            reason.append(_not_attempted_reason(r, trained))
-        elif r["budget"] in COMPARABLE:
-            ok = bool(r["within_tolerance"]) if pd.notna(r["within_tolerance"]) else False
-            status.append("reproduced" if ok else "not reproduced")
-            reason.append(
-                f"|diff| {abs(r['diff']):.4g} {'<=' if ok else '>'} tolerance {r['tolerance']:g} "
-                f"({r['source']})"
-            )
+            why = _not_attempted_reason(r, ctx)
+            r["status"] = "not attempted"
+            r["reason"] = f"{why}; {r['note']}" if r.get("note") else why
         else:
-            key = (r["paper"], r["table"])
-            holds = by_table.get(key)
-            if key not in by_table:
-                status.append(INCONCLUSIVE)
-                verdict = (
-                    "no finding of this table is checked (none compares runs this study "
-                    "trains), so the gap is reported, not judged"
-                )
-            elif holds is None:
-                status.append(INCONCLUSIVE)
-                verdict = (
-                    "the table's findings are inconclusive (a compared run learned nothing or "
-                    "has not run)"
-                )
-            else:
-                status.append("direction only (reduced budget)" if holds else "not reproduced")
-                verdict = f"the table's findings {'hold' if holds else 'do not hold'}"
-            reason.append(
-                f"{r['budget']} budget: absolute value not comparable; {verdict} ({r['source']})"
-            )
-    cells["status"], cells["reason"] = status, reason
-    cells["claim_id"] = cells[KEY].agg("-".join, axis=1)
+            r["status"], r["reason"] = _measured_status(r, checked)
+        r["kind"] = _kind(r)
+        r["claim_id"] = "-".join(r[k] for k in KEY)
 
-    f = findings.merge(verdicts, on="claim_id", how="left", suffixes=("", "_v"))
-    rows = []
-    for _, r in f.iterrows():
-        if pd.isna(r.get("holds")):
-            st, why, budget = "not attempted", "no experiment checks this finding yet", None
-        else:
-            budget = r["budget"]
-            if _inconclusive(r):
-                st = INCONCLUSIVE
-            elif not bool(r["holds"]):
-                st = "not reproduced"
-            elif budget in COMPARABLE:
-                st = "reproduced"
-            else:
-                st = "direction only (reduced budget)"
-            why = f"{r['evidence']} ({r['source_v']})"
-        rows.append(
-            {
-                "claim_id": r["claim_id"], "paper": r["paper"], "table": r["source"],
-                "dataset": "-", "setting": "-", "method": "-", "metric": r["kind"],
-                "claimed": r["claim"], "measured": None, "budget": budget, "status": st,
-                "reason": why,
-            }
-        )  # fmt: skip
-    out = pd.concat([cells[COLUMNS], pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
+    joined = findings.merge(
+        best.drop(columns="paper").rename(columns={"finding": "claim_id", "source": "checked_in"}),
+        on="claim_id",
+        how="left",
+    )
+    rows += [_finding_row(f) for f in joined.to_dict("records")]
+    out = pd.DataFrame(rows)[COLUMNS]
+    reduced = out["budget"].notna() & ~out["budget"].isin(COMPARABLE) & (out["kind"] != "finding")
+    if (reduced & (out["status"] == "reproduced")).any():  # never, by construction
+        raise AssertionError("a reduced-budget cell was marked reproduced")
     return out
 
 
 def write(path: str | Path | None = None) -> pd.DataFrame:
-    """Build the scoreboard and write ``results/scoreboard.csv``."""
+    """Build the scoreboard and write ``scoreboard.csv`` (default: under the results root) and,
+    next to it, ``verdicts.csv`` (:func:`write_verdicts`), both atomically."""
+    path = Path(path) if path else claims.results_root() / "scoreboard.csv"
     board = build()
-    board.to_csv(path or claims.results_root() / "scoreboard.csv", index=False)
+    _write_atomic(board, path)
+    write_verdicts(path.with_name("verdicts.csv"))
     return board
 
 
-def counts(board: pd.DataFrame) -> pd.DataFrame:
-    """Status counts per paper (rows) - the scoreboard's headline table."""
-    t = pd.crosstab(board["paper"], board["status"]).reindex(columns=list(STATUSES), fill_value=0)
+# --------------------------------------------------------------------------- counts
+
+
+def distinct(board: pd.DataFrame) -> pd.DataFrame:
+    """The board with each measurement once: rows of the same kind with the same dataset,
+    setting, method, metric, measured value and source file (a cell two tables print) are
+    kept once (the first). Unmeasured cells and findings are all kept."""
+    key = ["kind", "dataset", "setting", "method", "metric", "measured", "source"]
+    repeated = board["measured"].notna() & board.duplicated(key, keep="first")
+    return board[~repeated]
+
+
+def counts(board: pd.DataFrame, by: str = "kind") -> pd.DataFrame:
+    """Status counts per ``by`` (``kind`` or ``paper``) over distinct measurements
+    (:func:`distinct`), with an ``all`` row - the scoreboard's headline table."""
+    d = distinct(board)
+    t = pd.crosstab(d[by], d["status"]).reindex(columns=list(STATUSES), fill_value=0)
+    if by == "kind":
+        t = t.reindex([k for k in KINDS if k in t.index])
     t.loc["all"] = t.sum()
     return t
+
+
+def headline(board: pd.DataFrame) -> str:
+    """A few plain sentences, one per kind, counting distinct measurements (one per line)."""
+    d = distinct(board)
+    n = d.groupby(["kind", "status"]).size()
+
+    def c(kind: str, *statuses: str) -> int:
+        return int(sum(n.get((kind, s), 0) for s in statuses))
+
+    measured = d["measured"].notna()
+    base = d[(d["kind"] == "baseline") & measured]
+    lines = [
+        f"Baselines (measured without training): {c('baseline', 'reproduced')} of {len(base)} "
+        f"distinct measurements reproduced within tolerance, {c('baseline', 'not reproduced')} "
+        f"not; {c('baseline', 'not attempted')} cells not measured."
+    ]
+    arch = d[(d["kind"] == "architecture") & measured]
+    params = arch[arch["metric"] != "depth"]
+    lines.append(
+        f"Architecture: {int((params['status'] == 'reproduced').sum())} of {len(params)} "
+        f"distinct parameter counts reproduced; {c('architecture', FORMULA)} depths consistent "
+        f"with the constructor's formula (a consistency check, not a reproduction), "
+        f"{int(((arch['metric'] == 'depth') & (arch['status'] == 'not reproduced')).sum())} not."
+    )
+    model = d[(d["kind"] == "model") & measured]
+    reduced = model[~model["budget"].isin(COMPARABLE)]
+    lines.append(
+        f"Trained models: {len(reduced)} distinct cells measured at reduced budgets (never "
+        f"counted as reproduced): {int((reduced['status'] == DIRECTION).sum())} direction only, "
+        f"{int((reduced['status'] == 'not reproduced').sum())} not reproduced, "
+        f"{int((reduced['status'] == INCONCLUSIVE).sum())} inconclusive; "
+        f"{c('model', 'not attempted')} cells not attempted."
+    )
+    full = model[model["budget"].isin(COMPARABLE)]
+    if len(full):
+        lines.append(
+            f"At the paper's budget: {int((full['status'] == 'reproduced').sum())} of "
+            f"{len(full)} trained-model cells reproduced."
+        )
+    holds = c("finding", "reproduced", DIRECTION)
+    checked = holds + c("finding", "not reproduced", INCONCLUSIVE)
+    lines.append(
+        f"Findings: {holds} hold ({c('finding', DIRECTION)} of them at a reduced budget only), "
+        f"{c('finding', 'not reproduced')} do not hold, {c('finding', INCONCLUSIVE)} "
+        f"inconclusive, of {checked} checked; {c('finding', 'not attempted')} not checked yet."
+    )
+    return "\n".join(lines)

@@ -116,38 +116,59 @@ write(
     [
         md(
             "# Claims scoreboard\n\n"
-            "Every table cell and every stated finding of the four papers, with its status, "
-            "computed from `results/` alone (`reprolib.scoreboard`) and written to "
-            "`results/scoreboard.csv`.\n\n"
-            "- **reproduced**: measured at a comparable budget and within tolerance;\n"
+            "Every table cell and every stated finding of the four papers, with its kind and "
+            "status, computed from the results folder alone (`reprolib.scoreboard`) and written "
+            "to `scoreboard.csv`; the verdict of every checked finding at every budget is "
+            "written next to it, to `verdicts.csv`.\n\n"
+            "Kinds: **baseline** (measured without training: bicubic, JPEG, BM3D, the DnCNN "
+            "authors' weights), **architecture** (parameter counts and depths), **model** "
+            "(trained models), **finding** (the papers' stated findings). Statuses:\n\n"
+            "- **reproduced**: measured at a comparable budget and within tolerance (never a "
+            "reduced-budget cell);\n"
+            "- **consistent (formula)**: a depth, which the model computes from its constructor "
+            "arguments: a consistency check, not a reproduction;\n"
             "- **direction only (reduced budget)**: trained with a reduced budget; the value is "
-            "not comparable, the paper's ordering/trend holds;\n"
-            "- **not reproduced**: measured, outside tolerance or the finding fails;\n"
-            "- **inconclusive**: a compared run did not beat its degraded input, or has not "
-            "run;\n"
-            "- **not attempted**: the reason column says why."
+            "not comparable, the findings comparing this method hold;\n"
+            "- **not reproduced**: measured, outside tolerance, or a finding comparing it does "
+            "not hold;\n"
+            "- **inconclusive**: the verdict rule could not decide, or no checked finding "
+            "compares this method (the gap is reported, not judged);\n"
+            "- **not attempted**: the reason column says why.\n\n"
+            "A cell two tables print (same measurement, same source file) is shown under both "
+            "and counted once."
         ),
-        parameters('out = "results/scoreboard.csv"  # relative to the repository root'),
+        parameters("out = None  # scoreboard.csv path; None: under the results root"),
         code(
             "import pandas as pd\n"
+            "from IPython.display import Markdown, display\n"
             "from myst_nb import glue\n\n"
             "from reprolib import chapters, scoreboard\n"
             "from reprolib.provenance import REPO_ROOT\n\n"
-            "board = scoreboard.write(REPO_ROOT / out)\n"
+            "board = scoreboard.write(None if out is None else REPO_ROOT / out)\n"
             "counts = scoreboard.counts(board)\n"
             "for status in scoreboard.STATUSES:\n"
             "    glue(f\"score-{chapters.slug(status)}\", int(counts.loc['all', status]), "
             "display=False)\n"
             'glue("score-total", len(board), display=False)\n'
+            'display(Markdown("\\n\\n".join(scoreboard.headline(board).splitlines())))\n'
             "counts"
         ),
+        md("## Distinct measurements per paper"),
+        hidden('scoreboard.counts(board, by="paper")'),
         md("## Everything measured"),
         hidden(
             'pd.set_option("display.max_rows", 500)\n'
             'board[board.status != "not attempted"].reset_index(drop=True)'
         ),
         md("## Findings (figures and text)"),
-        hidden("board[board.dataset.eq('-') & board.method.eq('-')].reset_index(drop=True)"),
+        hidden('board[board.kind.eq("finding")].reset_index(drop=True)'),
+        md(
+            "## Verdicts at every budget\n\n"
+            "`verdicts.csv`: one row per finding and budget, with the deciding paired difference "
+            "(margin, 95% interval, p-value), seeds, convergence and the reason of the verdict "
+            "rule; older findings files carry the verdict and its evidence only."
+        ),
+        hidden("scoreboard.verdicts()[scoreboard.VERDICT_COLUMNS]"),
         md("## Not attempted, by reason"),
         hidden(
             'na = board[board.status == "not attempted"]\n'

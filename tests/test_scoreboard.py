@@ -21,7 +21,7 @@ def _write_entry(
 ) -> None:
     """One cell ``(dataset, setting, method)`` of ``entry`` ("paper/table") in its summary.csv
     (``budget`` None: measured without training), and optionally one finding verdict in its
-    findings.csv."""
+    findings.csv (the older format: holds, budget, evidence, conclusive)."""
     paper, table = entry.split("/")
     folder = root / entry
     folder.mkdir(parents=True)
@@ -37,6 +37,26 @@ def _write_entry(
         pd.DataFrame([row]).to_csv(folder / "findings.csv", index=False)
 
 
+def _cell(key: str, measured: float, budget: str | None = "cpu", **extra) -> dict:
+    """A summary.csv row for the claim ``paper/table/dataset/setting/method[/metric]``."""
+    paper, table, dataset, setting, method, *metric = key.split("/")
+    return {"paper": paper, "table": table, "dataset": dataset, "setting": setting,
+            "method": method, "metric": metric[0] if metric else "psnr", "measured": measured,
+            "n_images": 5, "budget": budget, **extra}  # fmt: skip
+
+
+def _protocol(key: str, claimed: float, measured: float, tolerance: float, protocol: str) -> dict:
+    """A no-training protocol-check row (it states its tolerance and protocol)."""
+    ok = abs(measured - claimed) <= tolerance
+    return _cell(key, measured, None, claimed=claimed, diff=measured - claimed,
+                 tolerance=tolerance, within_tolerance=ok, protocol=protocol)  # fmt: skip
+
+
+def _csv(root: Path, name: str, rows: list[dict]) -> None:
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(root / name, index=False)
+
+
 def _results(monkeypatch, tmp_path) -> Path:
     shutil.copytree(claims.claims_dir(), tmp_path / "claims")
     monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
@@ -50,12 +70,25 @@ def _board(monkeypatch, tmp_path, conclusive: bool, holds: bool) -> pd.DataFrame
     return scoreboard.build().set_index("claim_id")
 
 
-def test_a_reduced_budget_cell_takes_its_tables_finding_verdict(monkeypatch, tmp_path):
+def _new_finding(claim_id: str, verdict: str, reason: str, budget: str = "cpu") -> dict:
+    """A findings.csv row in the format of the verdict rule (reprolib.stats.judge)."""
+    decided = verdict != "inconclusive"
+    return {"claim_id": claim_id, "holds": verdict == "holds", "budget": budget,
+            "evidence": f"{verdict}: {reason}", "conclusive": decided, "verdict": verdict,
+            "seeds": 3, "margin_db": 0.02 if decided else None, "ci_low": 0.01 if decided else None,
+            "ci_high": 0.03 if decided else None, "p_value": 0.001 if decided else None,
+            "converged": True, "runs": "NLRN: 3 seeds", "reason": reason}  # fmt: skip
+
+
+def test_a_reduced_budget_cell_takes_the_verdict_of_findings_comparing_its_method(
+    monkeypatch, tmp_path
+):
     board = _board(monkeypatch, tmp_path, conclusive=True, holds=True)
-    assert board.loc["memnet-table1-Set5-x3-MemNet-psnr", "status"] == (
-        "direction only (reduced budget)"
+    assert board.loc["memnet-table1-Set5-x3-MemNet-psnr", "status"] == scoreboard.DIRECTION
+    assert (
+        "memnet-tab1-connections holds" in board.loc["memnet-table1-Set5-x3-MemNet-psnr", "reason"]
     )
-    assert board.loc["memnet-tab1-connections", "status"] == "direction only (reduced budget)"
+    assert board.loc["memnet-tab1-connections", "status"] == scoreboard.DIRECTION
     # A cell the paper claims but nothing measured stays "not attempted" with a reason.
     assert board.loc["memnet-table1-Set5-x3-MemNet_NL-psnr", "status"] == "not attempted"
     assert "not yet run" in board.loc["memnet-table1-Set5-x3-MemNet_NL-psnr", "reason"]
@@ -75,25 +108,197 @@ def test_a_finding_over_runs_that_learned_nothing_is_inconclusive_not_failed(mon
     assert "inconclusive" in board.loc["memnet-table1-Set5-x3-MemNet-psnr", "reason"]
 
 
-def test_a_reduced_budget_cell_of_a_table_without_checked_findings_is_inconclusive(
+def test_a_reduced_budget_cell_that_no_checked_finding_compares_is_inconclusive(
     monkeypatch, tmp_path
 ):
     """MemNet Table 3 compares MemNet only with methods this study does not train: a cpu-budget
-    value there is reported with its gap but neither 'reproduced' nor 'not reproduced'."""
-    board = _board(monkeypatch, tmp_path, conclusive=True, holds=True)
-    _write_entry(tmp_path, "memnet/table3", ("BSD200", "sigma30", "MemNet"), 28.04, 15.7)
-    row = scoreboard.build().set_index("claim_id").loc["memnet-table3-BSD200-sigma30-MemNet-psnr"]
+    value there is reported with its gap but neither 'reproduced' nor 'not reproduced'. The same
+    holds for a run of a table whose checked finding compares other runs (NLRN_untied, when only
+    NLRN vs RNN_same_params is checked)."""
+    root = _results(monkeypatch, tmp_path)
+    _write_entry(root, "memnet/table3", ("BSD200", "sigma30", "MemNet"), 28.04, 15.7)
+    runs = ("NLRN", "RNN_same_params", "NLRN_untied")
+    _csv(
+        root,
+        "nlrn/table2/summary.csv",
+        [_cell(f"nlrn/table2/Set12/sigma25/{m}", 28.8) for m in runs],
+    )
+    checked = {
+        "claim_id": "nlrn-tab2-rnn-baseline",
+        "holds": True,
+        "budget": "cpu",
+        "evidence": "e",
+    }
+    _csv(root, "nlrn/table2/findings.csv", [checked])
+    board = scoreboard.build().set_index("claim_id")
+    row = board.loc["memnet-table3-BSD200-sigma30-MemNet-psnr"]
     assert row["status"] == scoreboard.INCONCLUSIVE
-    assert "no finding of this table is checked" in row["reason"]
-    assert board.loc["memnet-table1-Set5-x3-MemNet-psnr", "status"] != scoreboard.INCONCLUSIVE
+    assert scoreboard.NO_FINDING_REASON in row["reason"]
+    assert board.loc["nlrn-table2-Set12-sigma25-NLRN-psnr", "status"] == scoreboard.DIRECTION
+    assert board.loc["nlrn-table2-Set12-sigma25-RNN_same_params-psnr", "status"] == (
+        scoreboard.DIRECTION
+    )
+    untied = board.loc["nlrn-table2-Set12-sigma25-NLRN_untied-psnr"]
+    assert untied["status"] == scoreboard.INCONCLUSIVE
+    assert scoreboard.NO_FINDING_REASON in untied["reason"]
 
 
 def test_a_finding_bears_on_the_tables_of_the_entry_that_checked_it(monkeypatch, tmp_path):
     """RED-Net's depth finding is sourced to "Tables 1-2, 4-6, 9"; ``rednet/table2`` checks it
-    on Table 2's runs, so Table 2's cells take its verdict."""
+    on Table 2's runs, so Table 2's cells of the methods it compares take its verdict."""
     root = _results(monkeypatch, tmp_path)
     finding = {"claim_id": "rednet-tab1-depth", "holds": False}
     _write_entry(root, "rednet/table2", ("BSD200", "sigma50", "RED30"), 25.75, 24.9, finding)
     row = scoreboard.build().set_index("claim_id").loc["rednet-table2-BSD200-sigma50-RED30-psnr"]
     assert row["status"] == "not reproduced"
-    assert "findings do not hold" in row["reason"]
+    assert "rednet-tab1-depth does not hold" in row["reason"]
+
+
+def test_every_row_has_a_kind_and_a_depth_is_a_formula_not_a_reproduction(monkeypatch, tmp_path):
+    root = _results(monkeypatch, tmp_path)
+    bicubic = _protocol("memnet/table4/Set5/x2/Bicubic", 33.66, 33.661, 0.02, "memnet_sr")
+    _csv(root, "protocol/summary.csv", [bicubic])
+    arch = {"budget": claims.NO_TRAINING, "within_tolerance": True}
+    _csv(root, "architecture/summary.csv", [
+        _cell("memnet/table6/-/-/M6R6/depth", 80.0, claimed=80.0, diff=0.0, tolerance=0.0, **arch),
+        _cell("memnet/table2/-/-/VDSR/params", 664704.0, claimed=665000.0, diff=-296.0,
+              tolerance=500.0, **arch),
+    ])  # fmt: skip
+    _write_entry(root, "memnet/table1", ("Set5", "x3", "MemNet"), 34.09, 31.0)
+    board = scoreboard.build().set_index("claim_id")
+    assert set(board["kind"]) == set(scoreboard.KINDS)
+    kinds = board["kind"]
+    assert kinds["memnet-table4-Set5-x2-Bicubic-psnr"] == "baseline"
+    assert kinds["memnet-table3-BSD200-sigma30-BM3D-psnr"] == "baseline"  # not measured
+    assert kinds["memnet-table6-----M6R6-depth"] == "architecture"
+    assert kinds["memnet-table2-----VDSR-params"] == "architecture"
+    assert kinds["memnet-table1-Set5-x3-MemNet-psnr"] == "model"
+    assert kinds["memnet-table4-Set5-x2-VDSR-psnr"] == "model"
+    assert kinds["memnet-tab1-connections"] == "finding"
+    depth = board.loc["memnet-table6-----M6R6-depth"]
+    assert depth["status"] == scoreboard.FORMULA
+    assert "formula of the constructor arguments" in depth["reason"]
+    assert board.loc["memnet-table2-----VDSR-params", "status"] == "reproduced"
+    counts = scoreboard.counts(board.reset_index())
+    assert counts.loc["architecture", "reproduced"] == 1
+    assert counts.loc["architecture", scoreboard.FORMULA] == 1
+    text = scoreboard.headline(board.reset_index())
+    assert "1 of 1 distinct measurements reproduced" in text  # the bicubic cell
+    assert "1 depths consistent" in text
+
+
+def test_a_baseline_measured_for_another_table_counts_once_where_scored_the_same_way(
+    monkeypatch, tmp_path
+):
+    """BM3D on BSD200 at sigma 30 is printed by MemNet Table 3, NLRN Table 5 and RED Table 2: one
+    measurement (same source file and value) reproduces all three, and counts once. A cell whose
+    table scores differently (NLRN Table 5's float output vs Table 4's uint8) is not reused."""
+    root = _results(monkeypatch, tmp_path)
+    key = "{}/BSD200/sigma30/BM3D/psnr"
+    _csv(root, "protocol/summary.csv", [
+        _protocol(key.format("memnet/table3"), 27.31, 27.3466, 0.1, "memnet_denoise"),
+        _protocol(key.format("nlrn/table5"), 27.31, 27.3466, 0.1, "memnet_denoise"),
+        _protocol("nlrn/table4/Urban100/sigma50/BM3D/psnr", 25.95, 25.97, 0.1, "dncnn_denoise"),
+    ])  # fmt: skip
+    # A RED run gives RED Table 2 its protocol ("red": BSD200 at half size, float output).
+    _csv(root, "rednet/table2/summary.csv", [_cell("rednet/table2/BSD200/sigma50/RED30", 24.9)])
+    board = scoreboard.build()
+    b = board.set_index("claim_id")
+    red = b.loc["rednet-table2-BSD200-sigma30-BM3D-psnr"]
+    assert red["status"] == "reproduced" and red["kind"] == "baseline"
+    assert "measured for memnet table3" in red["reason"]
+    assert b.loc["rednet-table2-BSD200-sigma10-BM3D-psnr", "status"] == "not attempted"
+    bm3d = board[(board["method"] == "BM3D") & (board["status"] == "reproduced")]
+    assert len(bm3d) == 3 + 1  # three tables print the sigma-30 cell, plus NLRN Table 4's
+    assert scoreboard.counts(board).loc["baseline", "reproduced"] == 2
+    assert "2 of 2 distinct measurements reproduced" in scoreboard.headline(board)
+    other = b.loc["nlrn-table5-Urban100-sigma50-BM3D-psnr"]
+    assert other["status"] == "not attempted"
+    assert "scores differently" in other["reason"] and "nlrn table4" in other["reason"]
+
+
+def test_reasons_of_implemented_per_level_and_other_table_models(monkeypatch, tmp_path):
+    root = _results(monkeypatch, tmp_path)
+    # A summary that (wrongly) states a tolerance for a cpu run: still never "reproduced".
+    red = [_cell(f"rednet/table2/BSD200/sigma50/{m}", 24.9, tolerance=5.0, within_tolerance=True,
+                 claimed=25.0, diff=-0.1) for m in ("RED10", "RED20", "RED30")]  # fmt: skip
+    _csv(root, "rednet/table2/summary.csv", red)
+    _csv(root, "rednet/table2/findings.csv",
+         [_new_finding("rednet-tab1-depth", "holds", "deciding pair RED30 - RED20")])  # fmt: skip
+    _csv(root, "rednet/table4/summary.csv", [_cell("rednet/table4/Set5/x2/RED30", 36.0)])
+    _csv(root, "nlrn/table4/summary.csv", [_cell("nlrn/table4/Set12/sigma25/NLRN", 28.9)])
+    board = scoreboard.build()
+    b = board.set_index("claim_id")
+    reason = b["reason"]
+    # A reduced-budget model cell is never "reproduced", whatever its summary says.
+    assert b.loc["rednet-table2-BSD200-sigma50-RED30-psnr", "status"] == scoreboard.DIRECTION
+    reduced = board["budget"].isin(["cpu", "gpu", "smoke"]) & (board["kind"] != "finding")
+    assert reduced.sum() >= 5 and not (board.loc[reduced, "status"] == "reproduced").any()
+    # Methods this study implements are not "cited results of another method".
+    implemented = board["method"].str.match(r"(VDSR|RED|MemNet|M\d+R\d+|DnCNN)")
+    assert not board.loc[implemented, "reason"].str.contains("cited result").any()
+    assert reason["memnet-table4-Set5-x2-VDSR-psnr"] == (
+        "implemented here (reprolib.models), but no registry entry trains this model for this "
+        "table yet"
+    )
+    assert "trained for rednet/table2 (cpu budget)" in reason["rednet-table4-Set5-x2-RED20-psnr"]
+    # RED Table 7 takes the RED30 scored for Tables 4-6; shown under both, counted once.
+    t7 = b.loc["rednet-table7-Set5-x2-RED30-psnr"]
+    assert t7["measured"] == 36.0 and t7["kind"] == "model"
+    assert "measured for rednet table4" in t7["reason"]
+    assert t7["status"] == scoreboard.INCONCLUSIVE
+    model = scoreboard.distinct(board)
+    model = model[(model["kind"] == "model") & model["measured"].notna()]
+    assert len(model) == 3 + 1 + 1  # RED10/20/30, RED30 x2 once, NLRN
+    # One model per noise level in the paper: other levels need their own model.
+    per_level = "needs its own model trained at this noise level"
+    for key in (
+        "rednet-table2-BSD200-sigma10-RED10-psnr",
+        "rednet-table2-BSD200-sigma70-RED30-ssim",
+        "nlrn-table4-Set12-sigma15-NLRN-psnr",
+        "nlrn-table4-BSD68-sigma50-NLRN-psnr",
+    ):
+        assert reason[key].startswith(per_level), key
+    # ... while the trained level on a set outside the entry's grid is a grid question.
+    assert "evaluation grid" in reason["nlrn-table4-Urban100-sigma25-NLRN-psnr"]
+
+
+def test_verdicts_csv_gathers_old_and_new_findings_and_sets_finding_statuses(monkeypatch, tmp_path):
+    root = _results(monkeypatch, tmp_path)
+    evidence = "inconclusive: MemNet did not beat the degraded input"
+    old = {"claim_id": "memnet-tab1-connections", "holds": False, "budget": "cpu",
+           "evidence": evidence, "conclusive": False}  # fmt: skip
+    _csv(root, "memnet/table1/findings.csv", [old])
+    _csv(root, "nlrn/table2/findings.csv", [
+        _new_finding("nlrn-tab2-rnn-baseline", "holds", "deciding pair NLRN - RNN: +0.02 dB"),
+        _new_finding("nlrn-tab2-rnn-baseline", "does not hold", "reversed", budget="smoke"),
+        _new_finding("nlrn-tab2-weight-sharing", "inconclusive", "too few seeds (< 3): NLRN (1)"),
+        _new_finding("nlrn-tab2-corr-propagation", "does not hold", "deciding pair reversed"),
+    ])  # fmt: skip
+    (root / "nlrn/table1").mkdir(parents=True)
+    (root / "nlrn/table1/findings.csv").write_text("")  # an empty file is skipped
+    board = scoreboard.write()
+    v = pd.read_csv(root / "verdicts.csv")
+    assert list(v.columns) == scoreboard.VERDICT_COLUMNS
+    assert not list(root.glob(".*.tmp"))  # written through a temporary file, then replaced
+    assert len(v) == 5  # one row per finding and budget
+    v = v.set_index(["finding", "budget"])
+    o = v.loc[("memnet-tab1-connections", "cpu")]
+    assert o["verdict"] == "inconclusive" and o["paper"] == "memnet"
+    assert o["reason"] == "MemNet did not beat the degraded input"
+    assert o[scoreboard.STAT_COLUMNS].isna().all()
+    n = v.loc[("nlrn-tab2-rnn-baseline", "cpu")]
+    assert n["verdict"] == "holds" and n["seeds"] == 3 and n["ci_low"] == 0.01
+    assert n["p_value"] == 0.001 and n["margin_db"] == 0.02 and bool(n["converged"])
+    assert v.loc[("nlrn-tab2-rnn-baseline", "smoke"), "verdict"] == "does not hold"
+    status = board.set_index("claim_id")["status"]
+    reason = board.set_index("claim_id")["reason"]
+    assert status["nlrn-tab2-rnn-baseline"] == scoreboard.DIRECTION  # cpu beats smoke
+    assert status["nlrn-tab2-weight-sharing"] == scoreboard.INCONCLUSIVE
+    assert "too few seeds" in reason["nlrn-tab2-weight-sharing"]
+    assert status["nlrn-tab2-corr-propagation"] == "not reproduced"
+    assert status["memnet-tab1-connections"] == scoreboard.INCONCLUSIVE
+    assert status["nlrn-tab2-nl-frequency"] == "not attempted"
+    text = scoreboard.headline(board)
+    assert "Findings: 1 hold (1 of them at a reduced budget only), 1 do not hold, 2 " in text
+    assert "of 4 checked" in text
