@@ -65,7 +65,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _protocol(args: argparse.Namespace) -> int:
-    from reprolib import protocol_check, runner
+    from reprolib import claims, protocol_check, runner
 
     protocol_check.load_targets(args.targets)  # fail fast on unknown ids
     full = "only" if args.full_only else args.full
@@ -76,8 +76,8 @@ def _protocol(args: argparse.Namespace) -> int:
         "measure": not args.render,
     }
     name = "protocol_full.ipynb" if full == "only" and not args.render else "protocol.ipynb"
-    folder = "results/protocol" if args.limit is None else f"results/protocol/limit{args.limit}"
-    out = f"{folder}/{name}"
+    folder = claims.results_root() / "protocol"
+    out = (folder if args.limit is None else folder / f"limit{args.limit}") / name
     print(runner.execute("notebooks/protocol.ipynb", out, params))
     return 0
 
@@ -124,20 +124,25 @@ def _run(args: argparse.Namespace) -> int:
 
 def _reports(args: argparse.Namespace) -> int:
     """Re-execute the pages that summarise results/ (cheap: they read CSVs, train nothing)."""
-    from reprolib import chapters, experiments, runner
+    from reprolib import chapters, claims, experiments, runner
+    from reprolib.provenance import REPO_ROOT
 
     if args.entries:  # first: they write the summary.csv and findings.csv the pages read
         experiments.check_budget(args.budget)
         for eid, row in experiments.progress(args.budget).set_index("experiment").iterrows():
             if row["current"]:
                 print(experiments.render_report(eid, args.budget))
-    print(runner.execute("notebooks/comparison.ipynb", "results/architecture/comparison.ipynb", {}))
-    print(runner.execute("notebooks/scoreboard.ipynb", "results/scoreboard.ipynb", {}))
+    root = claims.results_root()
+    print(runner.execute("notebooks/comparison.ipynb", root / "architecture/comparison.ipynb", {}))
+    print(runner.execute("notebooks/scoreboard.ipynb", root / "scoreboard.ipynb", {}))
     for paper in chapters.PAPERS:
-        out = f"results/{paper}/chapter.ipynb"
+        out = root / paper / "chapter.ipynb"
         print(runner.execute("notebooks/chapter.ipynb", out, {"paper": paper}))
-    chapters.write_toc()
-    print("wrote _toc.yml")
+    if root.resolve() == (REPO_ROOT / "results").resolve():
+        chapters.write_toc()
+        print("wrote _toc.yml")
+    else:  # the book's table of contents describes the committed results only
+        print(f"_toc.yml left as it is (REPROLIB_RESULTS={root} is not the book's results)")
     return 0
 
 

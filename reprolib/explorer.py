@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from reprolib import data, metrics, protocols
+from reprolib import claims, data, metrics, protocols
 from reprolib.evaluate import Restorer, degraded_input
 
 # --------------------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def discover_checkpoints(root: str | Path | None = None) -> list[Method]:
     """
     if _checkpoint_loader is None:
         return []
-    root = Path(root) if root is not None else data.REPO_ROOT / "results"
+    root = Path(root) if root is not None else claims.results_root()
     found = []
     for path in sorted(root.glob("**/model.pt")):
         method = _checkpoint_loader(path)

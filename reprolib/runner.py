@@ -8,6 +8,7 @@ A failed run raises and leaves the partially executed notebook next to its desti
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -36,7 +37,9 @@ def execute(notebook: str | Path, output: str | Path, parameters: dict[str, Any]
             if scratch.exists():
                 shutil.copy(scratch, dst.with_suffix(".failed.ipynb"))
             raise
-        shutil.copy(scratch, dst)
+        tmp_dst = dst.with_name(f".{dst.name}.tmp")
+        shutil.copy(scratch, tmp_dst)
+        os.replace(tmp_dst, dst)  # readers never see a half-written notebook
     return dst
 
 

@@ -213,8 +213,10 @@ def train_step(
 
 
 def default_out_dir(recipe: Recipe) -> Path:
-    """``results/train/<recipe name>/<budget>`` under the repository root."""
-    return provenance.REPO_ROOT / "results" / "train" / recipe.name / recipe.budget
+    """``train/<recipe name>/<budget>`` under the results root (``REPROLIB_RESULTS``)."""
+    from reprolib import claims
+
+    return claims.results_root() / "train" / recipe.name / recipe.budget
 
 
 # ---------------------------------------------------------------------------------------------

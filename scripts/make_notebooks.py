@@ -25,14 +25,15 @@ write(
             "full = False  # True adds the slow sets (BM3D on BSD68/BSD200, DnCNN on Urban100);\n"
             '# "only" runs just those, to complete a committed default run\n'
             "limit = None  # first N images per set (a quick look; written to its own folder)\n"
-            'out_dir = "results/protocol"  # relative to the repository root\n'
+            "out_dir = None  # None: <results root>/protocol (REPROLIB_RESULTS); else a path\n"
             "measure = True  # False: only render the results stored in out_dir"
         ),
         code(
             "from myst_nb import glue\n\n"
-            "from reprolib import plotting, protocol_check\n"
+            "from reprolib import claims, plotting, protocol_check\n"
             "from reprolib.provenance import REPO_ROOT, stamp\n\n"
-            "out = protocol_check.output_dir(REPO_ROOT / out_dir, limit)\n"
+            'folder = claims.results_root() / "protocol" if out_dir is None else REPO_ROOT / out_dir\n'
+            "out = protocol_check.output_dir(folder, limit)\n"
             "if measure:\n"
             "    per_image, _ = protocol_check.run(\n"
             "        protocol_check.load_targets(targets), full=full, limit=limit, out_dir=out\n"
@@ -81,13 +82,13 @@ write(
             "models this project builds, then size, FLOPs, CPU time and memory of every main "
             "model measured on this machine (`scripts/bench_models.py`)."
         ),
-        parameters('out_dir = "results/architecture"  # relative to the repository root'),
+        parameters("out_dir = None  # None: <results root>/architecture; else a path"),
         code(
             "import pandas as pd\n"
             "from myst_nb import glue\n\n"
-            "from reprolib import architecture, plotting\n"
+            "from reprolib import architecture, claims, plotting\n"
             "from reprolib.provenance import REPO_ROOT\n\n"
-            "out = REPO_ROOT / out_dir\n"
+            'out = claims.results_root() / "architecture" if out_dir is None else REPO_ROOT / out_dir\n'
             "out.mkdir(parents=True, exist_ok=True)\n"
             "check = architecture.check()\n"
             'check.to_csv(out / "summary.csv", index=False)\n'
@@ -378,13 +379,14 @@ write(
             "the test image's own statistics. A large gap between the two means the running "
             "statistics, not the weights, failed."
         ),
-        parameters('out_dir = "results/memnet/diagnosis"  # relative to the repository root'),
+        parameters("out_dir = None  # None: <results root>/memnet/diagnosis; else a path"),
         code(
             "import pandas as pd\n"
             "from IPython.display import Markdown, display\n\n"
-            "from reprolib import plotting\n"
+            "from reprolib import claims, plotting\n"
             "from reprolib.provenance import REPO_ROOT\n\n"
-            "folder = REPO_ROOT / out_dir\n"
+            "folder = (claims.results_root() / \"memnet\" / \"diagnosis\" if out_dir is None\n"
+            "          else REPO_ROOT / out_dir)\n"
             'probes = pd.read_csv(folder / "probes.csv")\n'
             'logs = {p: pd.read_csv(folder / p / "log.csv") for p in probes["probe"]\n'
             '        if (folder / p / "log.csv").exists()}\n'

@@ -43,6 +43,8 @@ ZERO = dict(recon_init="zero")
 #: Patch side and batch for the BN re-estimation probes: the training size, then larger inputs
 #: (BSD300 images are 481 x 321, so 256 px is most of an image, few border pixels).
 RECALIBRATION_SIZES = ((31, 16), (64, 16), (128, 8), (256, 2))
+#: Pixels each re-estimation sees (that of 100 training batches of 16 patches of 31 px).
+RECALIBRATION_PIXELS = 100 * 16 * 31 * 31
 
 #: name -> (recipe, factor, what changed, overrides). One factor changes per probe.
 PROBES: dict[str, tuple[str, str, str, dict]] = {
@@ -149,8 +151,8 @@ def probe_table3(threads: int) -> list[dict]:
                      "change": "same weights, running stats recomputed on 100 training batches",
                      **after})  # fmt: skip
         for side, batch in RECALIBRATION_SIZES:
-            train.recalibrate_batchnorm(model, recipe, batches=max(8, 1600 // batch),
-                                        patch=side, batch=batch)  # fmt: skip
+            batches = max(8, -(-RECALIBRATION_PIXELS // (batch * side * side)))
+            train.recalibrate_batchnorm(model, recipe, batches=batches, patch=side, batch=batch)
             rows.append({"probe": f"table3_committed_recalibrated_{side}px",
                          "factor": "BN statistics vs input size",
                          "change": f"same weights, running stats recomputed on {side} px patches "

@@ -62,3 +62,17 @@ def test_an_unusable_reprolib_data_is_an_error_not_a_silent_fallback(monkeypatch
     monkeypatch.setenv("REPROLIB_DATA", str(tmp_path))  # exists, but holds no manifest
     assert cli.main(["data", "list"]) == 2
     assert "has no MANIFEST.json" in capsys.readouterr().err
+
+
+def test_reports_and_protocol_write_under_reprolib_results_only(monkeypatch, tmp_path):
+    """A scratch REPROLIB_RESULTS receives every page; the checkout (and _toc.yml) is untouched."""
+    from reprolib import chapters, runner
+
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    written = []
+    monkeypatch.setattr(runner, "execute", lambda nb, out, params: written.append(out) or out)
+    monkeypatch.setattr(chapters, "write_toc", lambda *a: pytest.fail("_toc.yml rewritten"))
+    assert cli.main(["reports"]) == 0
+    assert cli.main(["protocol", "--render", "--limit", "5"]) == 0
+    assert len(written) == 2 + len(chapters.PAPERS) + 1
+    assert all(str(p).startswith(str(tmp_path)) for p in written), written
