@@ -636,6 +636,8 @@ def report(eid: str, budget: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         if path.exists() and not df.empty:  # this budget's rows are replaced, the others kept
             old = pd.read_csv(path)
             df = pd.concat([old[old["budget"].astype(str) != budget], df], ignore_index=True)
+        if "seeds" in df:  # a count, not a float (older rows have none)
+            df["seeds"] = df["seeds"].astype("Int64")
         df.to_csv(path, index=False, float_format="%.6f")
     return summ, found
 

@@ -242,6 +242,21 @@ write(
         md("## Claimed vs measured"),
         hidden("plotting.style_comparison(summary) if len(summary) else 'no runs yet'"),
         md(
+            "## Every seed\n\n"
+            "Mean PSNR of each trained seed per cell, and their mean (the *measured* value "
+            "above). The findings below are judged on the per-image scores of every seed."
+        ),
+        hidden(
+            "seeds = experiments.seed_metrics(exp, budget)\n"
+            'if len(seeds) and seeds["seed"].nunique() > 1:\n'
+            '    table = seeds.pivot_table(index=["run", "dataset", "setting"], columns="seed",\n'
+            '                              values="psnr").rename(columns=lambda k: f"seed {k}")\n'
+            '    table["mean"] = table.mean(axis=1)\n'
+            "    display(table.round(3))\n"
+            "else:\n"
+            '    display(Markdown("One seed per run at this budget."))'
+        ),
+        md(
             "## Per-image scores\n\n"
             "A mean over a set can hide images on which a run fails outright: one point per "
             "test image and run, then each run's lowest-scoring image per cell, with how far it "
