@@ -594,7 +594,8 @@ def check_findings(
     ``scores`` (default :func:`per_image`) are the per-image scores of every seed; ``facts``
     (default :func:`run_facts`) what the rule needs of each run. Check kinds: ``order`` - the
     listed runs rank in this order, best first; ``increasing`` - the metric rises along the
-    listed runs; ``peak`` - ``run`` is the best of all the entry's runs; ``interior_peak`` -
+    listed runs; ``peak`` - ``run`` is the best of ``runs`` (default: every run of the entry;
+    only the methods the paper's table compares belong there); ``interior_peak`` -
     along the listed runs (a sweep) the best is neither end.
     """
     scores = per_image(exp, budget) if scores is None else scores
@@ -602,8 +603,9 @@ def check_findings(
     rows = []
     for c in exp.checks:
         metric = c.get("metric", "psnr")
-        if c["kind"] == "peak":
-            runs = [c["run"], *(r.name for r in exp.runs if r.name != c["run"])]
+        if c["kind"] == "peak":  # against the listed runs, else every run of the entry
+            rivals = c.get("runs") or [r.name for r in exp.runs]
+            runs = [c["run"], *(r for r in rivals if r != c["run"])]
         else:
             runs = list(c["runs"])
         v = stats.judge(c["kind"], runs, scores, facts, metric)
