@@ -29,7 +29,7 @@ ENTRIES = sorted(set(MISSING["experiment"]))
 
 wildcard_constraints:
     experiment="[a-z]+/[A-Za-z0-9_.-]+",
-    run="[A-Za-z0-9_.-]+",
+    run="[A-Za-z0-9_.+-]+",
     seed="[0-9]+",
 
 
