@@ -98,8 +98,7 @@ class Experiment:
         """What makes a run's results current: the fully resolved recipe (every value of
         :mod:`reprolib.recipes` after budget and overrides, so editing a recipe re-runs the runs
         it feeds; its citation text excluded), the evaluation grid and the budget."""
-        resolved = recipes.recipe_to_dict(self.recipe_for(run, budget, seed))
-        resolved.pop("source", None)
+        resolved = recipes.spec_fields(self.recipe_for(run, budget, seed))
         spec = {"recipe": resolved, "eval": self.eval_for(run), "b": budget}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -51,6 +51,7 @@ __all__ = [
     "recipe_diff",
     "recipe_from_dict",
     "recipe_to_dict",
+    "spec_fields",
     "validate",
     "with_overrides",
 ]
@@ -110,6 +111,10 @@ class Recipe:
         test_sets, test_settings: the final evaluation grid (sets x settings).
         ckpt_every, log_every: checkpoint and log-row periods in iterations.
         seed: master seed (model init, patch stream).
+        bn_stats_patch: 0 keeps BatchNorm's running statistics as training left them (the
+            papers'); ``N`` re-estimates them once training ends on ``N``-pixel patches of the
+            training stream, weights untouched (:func:`reprolib.train.recalibrate_batchnorm`;
+            the MemNet diagnosis shows statistics of 31-pixel patches failing on whole images).
         budget: which budget this recipe has been scaled to.
         source: citations for every choice, paper vs code vs chosen.
     """
@@ -154,6 +159,7 @@ class Recipe:
     seed: int = 0
     budget: str = "paper"
     source: str = ""
+    bn_stats_patch: int = 0
 
     @property
     def settings(self) -> tuple[str, ...]:
@@ -193,6 +199,15 @@ _MEMNET_IDENTITY_ADAM_SRC = (
 )
 
 
+#: Patch side on which the denoising deviation re-estimates BatchNorm statistics after training.
+MEMNET_BN_STATS_PATCH = 128
+_MEMNET_BN_SRC = (
+    " DEVIATION (denoising): BatchNorm running statistics re-estimated after training on 128 px "
+    "patches of the training stream (bn_stats_patch); statistics of 31 px patches made the "
+    "inference-mode output blow up on whole images (scripts/memnet_diagnosis.py)."
+)
+
+
 def _memnet(task: str, variant: str = "paper") -> Recipe:
     per_task = {
         "denoise": dict(
@@ -222,10 +237,13 @@ def _memnet(task: str, variant: str = "paper") -> Recipe:
     )  # fmt: skip
     if variant == "paper":
         return recipe
+    # Denoising: BN statistics of 31 px patches fail on whole images (the Table 3 blow-up,
+    # results/memnet/diagnosis); re-estimated on 128 px patches once training ends.
+    bn = dict(bn_stats_patch=MEMNET_BN_STATS_PATCH) if task == "denoise" else {}
     return replace(
-        recipe, name=f"memnet_{task}_identity_adam", **MEMNET_IDENTITY_ADAM,
+        recipe, name=f"memnet_{task}_identity_adam", **MEMNET_IDENTITY_ADAM, **bn,
         model_kwargs=dict(recipe.model_kwargs, recon_init="zero"),
-        source=_MEMNET_SRC + _MEMNET_IDENTITY_ADAM_SRC,
+        source=_MEMNET_SRC + _MEMNET_IDENTITY_ADAM_SRC + (_MEMNET_BN_SRC if bn else ""),
     )  # fmt: skip
 
 
@@ -637,6 +655,8 @@ def validate(recipe: Recipe) -> Recipe:
 
     choice("task", _TASKS)
     choice("channel", _CHANNELS)
+    if not isinstance(r.bn_stats_patch, int) or r.bn_stats_patch < 0:
+        raise _bad(r, f"bn_stats_patch={r.bn_stats_patch!r} must be 0 or a patch side")
     choice("optimizer", _OPTIMIZERS)
     choice("schedule", _SCHEDULES)
     choice("clip", _CLIPS)
@@ -739,6 +759,22 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
         return v
 
     return {k: plain(v) for k, v in dataclasses.asdict(recipe).items()}
+
+
+#: Fields added after runs were stamped, left out of :func:`spec_fields` at these defaults, so
+#: that adding a field does not make every earlier run stale.
+LATER_FIELDS: dict[str, Any] = {"bn_stats_patch": 0}
+
+
+def spec_fields(recipe: Recipe) -> dict[str, Any]:
+    """What a run's results depend on: :func:`recipe_to_dict` without the citation text and
+    without :data:`LATER_FIELDS` at their defaults (``reprolib.experiments`` hashes it)."""
+    d = recipe_to_dict(recipe)
+    d.pop("source", None)
+    for name, default in LATER_FIELDS.items():
+        if d.get(name) == default:
+            d.pop(name)
+    return d
 
 
 def recipe_from_dict(d: Mapping[str, Any]) -> Recipe:

@@ -92,6 +92,9 @@ __all__ = [
 
 CHECKPOINT, MODEL, SUMMARY, LOG = "checkpoint.pt", "model.pt", "train_summary.json", "log.csv"
 SNAPSHOTS = "snapshots"  # weights at every validation point (budget-scaling curves)
+#: Re-estimating BN statistics (``recipe.bn_stats_patch``): pixels seen (those of 100 batches
+#: of 16 patches of 31 px) and patches per batch.
+BN_STATS_PIXELS, BN_STATS_BATCH = 100 * 16 * 31 * 31, 8
 LOG_COLUMNS = ["iteration", "loss", "lr", "val_psnr", "wall_s", "patches_per_s"]
 #: fp16 storage is accepted when no validation image's PSNR moves by more than this (dB).
 FP16_TOLERANCE_DB = 0.005
@@ -847,6 +850,14 @@ def _train(
     }  # fmt: skip
     if status != "finished" or rank != 0:
         return summary
+    if r.bn_stats_patch:
+        side = r.bn_stats_patch
+        batches = max(8, -(-BN_STATS_PIXELS // (BN_STATS_BATCH * side * side)))
+        recalibrate_batchnorm(model, r, batches=batches, patch=side, batch=BN_STATS_BATCH)
+        last_val = _validate(model, r, dev)["psnr"].to_numpy()
+        summary["bn_stats"] = (f"re-estimated after training on {batches} batches of "
+                               f"{BN_STATS_BATCH} patches of {side} px")  # fmt: skip
+        summary["final_val_psnr_bn_restimated"] = float(last_val.mean())
     check = _fp16_check(model, r, dev, last_val)
     state = model.state_dict()
     stored = _half_roundtrip(state) if check["use_fp16"] else state

@@ -19,7 +19,7 @@ import torch
 from reprolib import degrade, recipes
 from reprolib.imresize import imresize
 from reprolib.patches import PatchSampler, apply_view
-from reprolib.recipes import RecipeError, get_recipe
+from reprolib.recipes import RecipeError, get_recipe, with_overrides
 from reprolib.train import CHECKPOINT, LOG, RecipeMismatchError, RunError, evaluate_checkpoint
 from reprolib.train import train as run_train
 
@@ -341,3 +341,21 @@ def test_evaluation_keeps_the_requested_thread_count(monkeypatch):
         assert torch.get_num_threads() == 1
         raise RuntimeError
     assert torch.get_num_threads() == before
+
+
+def test_bn_statistics_are_re_estimated_at_the_end_when_the_recipe_asks(tmp_path, data_root):
+    r = with_overrides(get_recipe("memnet_denoise_identity_adam", budget="smoke"),
+                       {"iterations": 4, "val_every": 4})  # fmt: skip
+    assert r.bn_stats_patch == 128  # the MemNet denoising deviation
+    plain = train(with_overrides(r, {"bn_stats_patch": 0}), tmp_path / "plain")
+    fixed = train(r, tmp_path / "fixed")
+    assert "bn_stats" not in plain and fixed["bn_stats"].endswith("patches of 128 px")
+    a, b = (
+        torch.load(tmp_path / d / "model.pt", weights_only=False)["model"]
+        for d in ("plain", "fixed")
+    )
+    stats = [k for k in a if k.endswith(("running_mean", "running_var"))]
+    assert stats and all(
+        torch.equal(a[k], b[k]) for k in a if k not in stats and "num_batches" not in k
+    )
+    assert not all(torch.equal(a[k], b[k]) for k in stats)  # only the statistics changed
