@@ -433,6 +433,12 @@ write(
             "    f\"(paper recipe, 3,000 iterations): {g('table3_committed')} (train mode \"\n"
             "    f\"{g('table3_committed', 'train_mode_gain')}), after recomputing its running \"\n"
             "    f\"statistics {g('table3_committed_recalibrated')}.\",\n"
+            "    f\"- The same weights, BN statistics re-estimated on patches of 31 / 64 / 128 / \"\n"
+            "    f\"256 px: {g('table3_committed_recalibrated_31px')} / \"\n"
+            "    f\"{g('table3_committed_recalibrated_64px')} / \"\n"
+            "    f\"{g('table3_committed_recalibrated_128px')} / \"\n"
+            "    f\"{g('table3_committed_recalibrated_256px')}: the statistics of training-size \"\n"
+            "    f\"patches, not their staleness, fail on whole images.\",\n"
             "])))"
         ),
     ],

@@ -35,6 +35,7 @@ import pandas as pd
 import torch
 
 from reprolib import claims, train
+from reprolib.recipes import get_recipe
 
 OUT = claims.results_root() / "memnet" / "diagnosis"
 ITERATIONS = 500
@@ -119,16 +120,13 @@ def run_probe(name: str, threads: int) -> dict:
             else _scores(model, recipe, "BSD200", "sigma50", 11)
         )
     log = pd.read_csv(folder / train.LOG)
-    val_input = train.score_restorer(lambda x: x, "input", recipe.val_set, recipe.val_setting,
-                                     recipe.protocol, limit=recipe.val_limit)  # fmt: skip
     return {
+        **_validation_cell(recipe_name),
         "probe": name, "recipe": recipe_name, "factor": factor, "change": change,
         "iterations": summary["iterations"], "patches_seen": summary["patches_seen"],
         "budget": f"cpu (M4R6, 32 ch, batch 16): first {ITERATIONS} of 3,000 iterations",
         "loss_max_over_min": round(float(log["loss"].max() / log["loss"].min()), 2),
         "wall_s": summary["wall_s"], "threads": threads, "seed": recipe.seed,
-        "val_cell": f"{recipe.val_set} {recipe.val_setting} (first {recipe.val_limit})",
-        "val_input_psnr": round(float(val_input["psnr"].mean()), 3),
         "val_psnr_final": round(float(log["val_psnr"].dropna().iloc[-1]), 3),
         **final,
     }  # fmt: skip
@@ -163,11 +161,23 @@ def probe_table3(threads: int) -> list[dict]:
     return rows
 
 
+def _validation_cell(recipe_name: str) -> dict:
+    """The cell a probe's training validated on and its degraded input's PSNR there."""
+    r = get_recipe(recipe_name, budget="cpu")
+    base = train.score_restorer(lambda x: x, "input", r.val_set, r.val_setting, r.protocol,
+                                limit=r.val_limit)  # fmt: skip
+    return {"val_cell": f"{r.val_set} {r.val_setting} (first {r.val_limit})",
+            "val_input_psnr": round(float(base["psnr"].mean()), 3)}  # fmt: skip
+
+
 def _write(rows: list[dict]) -> None:
     path = OUT / "probes.csv"
     old = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    if len(old) and "val_input_psnr" not in old:  # rows written before the column existed
+        cells = {name: _validation_cell(name) for name in old["recipe"].dropna().unique()}
+        old = old.join(old["recipe"].map(cells).apply(pd.Series))
     new = pd.DataFrame(rows)
-    if not old.empty:
+    if not old.empty and not new.empty:
         old = old[~old["probe"].isin(new["probe"])]
     table = pd.concat([old, new], ignore_index=True)
     table3 = ["table3_committed", "table3_committed_recalibrated"]
