@@ -190,11 +190,12 @@ _MEMNET_SRC = (
 #: MemNet's named deviation (``memnet_<task>_identity_adam``): the two changes that make the
 #: ``cpu``-budget MemNet learn (scripts/memnet_diagnosis.py; differences register entries
 #: ``memnet-recon-init`` and ``memnet-optimiser``). Everything else is the paper's recipe.
-MEMNET_IDENTITY_ADAM: dict[str, Any] = dict(optimizer="adam", lr=1e-4)
+MEMNET_IDENTITY_ADAM: dict[str, Any] = dict(optimizer="adam", lr=1e-3)
 _MEMNET_IDENTITY_ADAM_SRC = (
     " DEVIATION (recipe memnet_<task>_identity_adam, not the paper's): the ReconNet conv starts "
     "at zero (recon_init='zero', so the network starts as the identity, at its input) and Adam "
-    "(lr 1e-4, betas 0.9/0.999) replaces SGD lr 0.1; schedule shape, weight decay, clipping "
+    "with its default settings (lr 1e-3, betas 0.9/0.999) replaces SGD lr 0.1; schedule shape, "
+    "weight decay, clipping "
     "rule, batch, patches and loss are the paper's. Why: scripts/memnet_diagnosis.py."
 )
 

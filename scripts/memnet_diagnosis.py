@@ -61,6 +61,12 @@ PROBES: dict[str, tuple[str, str, str, dict]] = {
     "zero_init_sgd_lr0.01": (
         "memnet_sr", "init+optimiser", "zero-init + SGD lr 0.01", ZERO | dict(lr=0.01),
     ),
+    "zero_init_adam_lr3e-4": (
+        "memnet_sr", "learning rate", "zero-init + Adam lr 3e-4", ZERO | dict(ADAM, lr=3e-4),
+    ),
+    "zero_init_adam_lr1e-3": (
+        "memnet_sr", "learning rate", "zero-init + Adam lr 1e-3", ZERO | dict(ADAM, lr=1e-3),
+    ),
     "zero_init_adam_code_weights": (
         "memnet_sr", "supervision weights",
         "zero-init + Adam, released code's loss weights (w_m = 1, every loss weight 1)",
