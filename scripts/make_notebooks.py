@@ -400,7 +400,7 @@ write(
             "from IPython.display import Markdown, display\n\n"
             "from reprolib import claims, plotting\n"
             "from reprolib.provenance import REPO_ROOT\n\n"
-            "folder = (claims.results_root() / \"memnet\" / \"diagnosis\" if out_dir is None\n"
+            'folder = (claims.results_root() / "memnet" / "diagnosis" if out_dir is None\n'
             "          else REPO_ROOT / out_dir)\n"
             'probes = pd.read_csv(folder / "probes.csv")\n'
             'logs = {p: pd.read_csv(folder / p / "log.csv") for p in probes["probe"]\n'
@@ -433,12 +433,12 @@ write(
             "    f\"(paper recipe, 3,000 iterations): {g('table3_committed')} (train mode \"\n"
             "    f\"{g('table3_committed', 'train_mode_gain')}), after recomputing its running \"\n"
             "    f\"statistics {g('table3_committed_recalibrated')}.\",\n"
-            "    f\"- The same weights, BN statistics re-estimated on patches of 31 / 64 / 128 / \"\n"
+            '    f"- The same weights, BN statistics re-estimated on patches of 31 / 64 / 128 / "\n'
             "    f\"256 px: {g('table3_committed_recalibrated_31px')} / \"\n"
             "    f\"{g('table3_committed_recalibrated_64px')} / \"\n"
             "    f\"{g('table3_committed_recalibrated_128px')} / \"\n"
             "    f\"{g('table3_committed_recalibrated_256px')}: the statistics of training-size \"\n"
-            "    f\"patches, not their staleness, fail on whole images.\",\n"
+            '    f"patches, not their staleness, fail on whole images.",\n'
             "])))"
         ),
     ],

@@ -1,0 +1,505 @@
+"""The queue of training runs for a lent GPU window, and the datasets those runs need.
+
+    python scripts/gpu_queue.py                        # write <results>/queue.csv, print the top
+    python scripts/gpu_queue.py --budgets cpu gpu paper
+    python scripts/gpu_queue.py --pack-data .gpu_data  # copy the sets the queued runs need
+
+Every run of the registry (``experiments.yaml``) that still needs training, one row per run,
+seed and budget, in priority order (column ``tier``):
+
+1. ``seeds``: the extra seeds that decide findings. A finding whose runs were all trained,
+   all learned (beat their degraded input) and all converged, and is inconclusive only because
+   some run has fewer than :data:`reprolib.stats.MIN_SEEDS` seeds: every missing seed
+   ``0..MIN_SEEDS-1`` of each run it compares (:func:`reprolib.experiments.run_facts`).
+2. ``headline``: the full-size models of the papers' headline tables at the ``gpu`` budget
+   (:data:`HEADLINE`).
+3. ``rest``: every other run that is not current (:func:`reprolib.experiments.run_status`),
+   budget by budget in the order given, then in registry order.
+
+Left out (printed, never queued): current runs; a run whose training recipe another entry has
+already trained (``reprolib run`` reuses those weights) or that an earlier row trains; a run
+folder that already holds a finished training of the same recipe (it only needs evaluating);
+a run folder written to in the last ``--active-minutes`` (a training running here now); a run
+whose model cannot be built.
+
+Costs (columns ``est_gpu_s``, ``est_cpu_h``, ``cost_basis``), training steps only (validation
+and the final evaluation excluded). Seconds per iteration come from
+``scripts/bench_train.py``'s ``results/bench/train.csv`` where it has the same family on that
+device (``bench``: the same configuration; ``bench*flops``: scaled by the ratio of FLOPs per
+iteration), else from FLOPs per iteration (forward + backward, counted by
+``torch.utils.flop_counter`` on the meta device, nothing computed) at an assumed throughput:
+:data:`GPU_FLOPS` on the GPU (the gpu budget's sizing assumption in :mod:`reprolib.recipes`),
+with a floor of :data:`LAUNCH_S` per dispatched operator (small models are launch-bound), and
+:data:`CPU_FLOPS` on one CPU core. ``est_cpu_h`` is one idle core. ``ckpt_mib`` is the size of
+the run's ``checkpoint.pt`` (weights plus optimiser state, fp32): a partial run whose
+checkpoint exceeds what a window can bring back is not started there.
+
+``--pack-data DIR`` copies into ``DIR`` the dataset folders the queued runs need, in priority
+order (each run's training and validation sets; then their test sets while they fit), with a
+``MANIFEST.json`` that lists only those sets, and prints the total. The limit (``--max-mib``)
+defaults to 50 MiB or, if less, what the 64 MiB a device call carries leaves beside the
+working tree. Runs whose sets did not fit are skipped by the window; the test sets are only
+needed for the final evaluation, which ``reprolib run`` does here on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reprolib import data, experiments, recipes, stats
+from reprolib.claims import results_root
+from reprolib.provenance import REPO_ROOT
+
+COLUMNS = [
+    "priority", "tier", "experiment", "run", "seed", "budget", "recipe", "est_gpu_s",
+    "est_cpu_h", "cost_basis", "ckpt_mib", "reason",
+]  # fmt: skip
+TIERS = ("seeds", "headline", "rest")
+#: The full-size models of the papers' headline tables, trained first at the ``gpu`` budget.
+HEADLINE = (
+    ("memnet/table1", "MemNet"),
+    ("memnet/table3", "MemNet"),
+    ("nlrn/table4", "NLRN"),
+    ("rednet/table2", "RED30"),
+    ("rednet/table4", "RED30"),
+)
+GPU_FLOPS = 20e12  #: assumed effective bf16 FLOP/s of one H100/H200 on these models
+LAUNCH_S = 10e-6  #: assumed seconds per dispatched operator on the GPU (eager launch overhead)
+CPU_FLOPS = 50e9  #: assumed FLOP/s of one CPU core (only when no bench row of the family)
+BENCH = REPO_ROOT / "results" / "bench" / "train.csv"
+DEVICE_MIB = 64  #: what one device call carries: the working tree plus carried paths
+DATA_MIB = 50  #: the most data the brief allows to carry
+
+
+def queue_path() -> Path:
+    return results_root() / "queue.csv"
+
+
+def train_name(run: experiments.Run) -> str:
+    """The recipe name ``reprolib train`` takes (``red_denoise_sigma50``)."""
+    return run.recipe if run.sigma is None else f"{run.recipe}_sigma{run.sigma}"
+
+
+def training_key(recipe: recipes.Recipe) -> str:
+    """What the trained weights depend on (two runs with the same key train the same model)."""
+    d = recipes.recipe_to_dict(recipe)
+    return json.dumps(
+        {k: v for k, v in d.items() if k not in recipes.EVALUATION_ONLY_FIELDS}, sort_keys=True
+    )
+
+
+# ----------------------------------------------------------------------------------- costs
+def _arch(recipe: recipes.Recipe) -> str:
+    keys = ("model", "model_kwargs", "patch", "batch", "channel", "loss")
+    return json.dumps({k: getattr(recipe, k) for k in keys}, sort_keys=True, default=str)
+
+
+_COUNTS: dict[str, tuple[float, int, int]] = {}
+
+
+def _cache_file() -> Path:
+    """Counts are slow on the meta device (~1-3 s a model): kept in the user cache."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return cache / "reprolib" / "gpu_queue_counts.json"
+
+
+def _count(recipe: recipes.Recipe) -> tuple[float, int, int]:
+    """(FLOPs, dispatched operators, parameters) of one training step's forward + backward,
+    counted on the meta device (shapes only; nothing is computed)."""
+    import torch
+
+    key = f"{torch.__version__} {_arch(recipe)}"
+    if not _COUNTS and _cache_file().is_file():
+        try:
+            _COUNTS.update({k: tuple(v) for k, v in json.loads(_cache_file().read_text()).items()})
+        except (OSError, ValueError):
+            pass
+    if key in _COUNTS:
+        return _COUNTS[key]
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from reprolib.train import LossModule, build_model
+
+    class Ops(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.n += 1
+            return func(*args, **(kwargs or {}))
+
+    with torch.device("meta"):
+        model = build_model(recipe)
+        step = LossModule(model, recipe.loss)
+        shape = (recipe.batch, recipe.in_channels, recipe.patch, recipe.patch)
+        x, y = torch.rand(shape), torch.rand(shape)
+    ops = Ops()
+    with FlopCounterMode(display=False) as flops, ops:
+        step(x, y).backward()
+    params = sum(p.numel() for p in model.parameters())
+    _COUNTS[key] = (float(flops.get_total_flops()), ops.n, int(params))
+    try:
+        _cache_file().parent.mkdir(parents=True, exist_ok=True)
+        _cache_file().write_text(json.dumps(_COUNTS))
+    except OSError:
+        pass
+    return _COUNTS[key]
+
+
+def _bench_rows() -> list[dict[str, Any]]:
+    if not BENCH.is_file():
+        return []
+    rows = []
+    for row in pd.read_csv(BENCH).to_dict("records"):
+        try:
+            r = recipes.get_recipe(row["recipe"], budget=row["budget"])
+        except recipes.RecipeError:
+            continue
+        sec = row["cpu_s_per_step"] if row["device"] == "cpu" else row["batch"] / row[
+            "patches_per_s"]  # fmt: skip
+        rows.append(
+            {**row, "family": r.family, "arch": _arch(r), "recipe_obj": r, "s_per_step": float(sec)}
+        )
+    return rows
+
+
+def _per_step(recipe: recipes.Recipe, device: str, bench: list[dict]) -> tuple[float, str]:
+    """Seconds per training step on ``device`` ("cpu": one core; "cuda") and its basis."""
+    flops, ops, _ = _count(recipe)
+    same = [b for b in bench if b["device"] == device and b["family"] == recipe.family]
+    exact = [b for b in same if b["arch"] == _arch(recipe)]
+    if exact:
+        return exact[0]["s_per_step"], f"bench({exact[0]['recipe']}@{exact[0]['budget']})"
+    if same:  # the nearest configuration of the family, scaled by FLOPs
+        ref = min(same, key=lambda b: abs(math.log(flops / _count(b["recipe_obj"])[0])))
+        ratio = flops / _count(ref["recipe_obj"])[0]
+        return ref["s_per_step"] * ratio, f"bench({ref['recipe']}@{ref['budget']})*flops"
+    if device == "cpu":
+        return flops / CPU_FLOPS, f"flops@{CPU_FLOPS / 1e9:g}GFLOP/s"
+    return max(flops / GPU_FLOPS, ops * LAUNCH_S), (
+        f"flops@{GPU_FLOPS / 1e12:g}TFLOP/s|{LAUNCH_S * 1e6:g}us/op"
+    )
+
+
+def estimate(recipe: recipes.Recipe, bench: list[dict] | None = None) -> dict[str, Any]:
+    """``est_gpu_s``, ``est_cpu_h``, ``cost_basis`` and ``ckpt_mib`` of one training run."""
+    bench = _bench_rows() if bench is None else bench
+    gpu, gpu_basis = _per_step(recipe, "cuda", bench)
+    cpu, cpu_basis = _per_step(recipe, "cpu", bench)
+    params = _count(recipe)[2]
+    states = 2 if recipe.optimizer == "adam" else int(recipe.momentum > 0)
+    return {
+        "est_gpu_s": round(recipe.iterations * gpu),
+        "est_cpu_h": round(recipe.iterations * cpu / 3600, 2),
+        "cost_basis": f"gpu={gpu_basis}; cpu={cpu_basis}",
+        "ckpt_mib": round(params * 4 * (1 + states) / 2**20, 2),
+    }
+
+
+# ----------------------------------------------------------------------------------- queue
+def too_few_seeds_only(runs: list[str], facts: dict[str, stats.RunFacts]) -> bool:
+    """Whether a finding over ``runs`` is inconclusive only for lack of seeds: every run scored,
+    learned and converged, and some run has fewer than ``MIN_SEEDS`` seeds."""
+    if not runs or any(r not in facts for r in runs):
+        return False
+    f = [facts[r] for r in runs]
+    return (
+        all(x.gain_db >= stats.MIN_GAIN_DB and x.converged for x in f)
+        and min(x.seeds for x in f) < stats.MIN_SEEDS
+    )
+
+
+def finding_runs(exp: experiments.Experiment, check: dict[str, Any]) -> list[str]:
+    if check["kind"] == "peak":
+        return [check["run"], *(r.name for r in exp.runs if r.name != check["run"])]
+    return list(check["runs"])
+
+
+def _stored_summary(exp: experiments.Experiment, budget: str) -> pd.DataFrame:
+    path = exp.folder / "summary.csv"
+    if not path.is_file():
+        return pd.DataFrame()
+    m = pd.read_csv(path)
+    return m[m["budget"].astype(str) == budget] if "budget" in m else m
+
+
+def deciding_seeds(budgets: list[str]) -> list[dict[str, Any]]:
+    """Candidates of tier ``seeds``: (experiment, run, seed, budget) with the finding."""
+    out = []
+    for eid, exp in experiments.load().items():
+        for budget in budgets:
+            if not exp.checks:
+                continue
+            facts = experiments.run_facts(exp, budget, _stored_summary(exp, budget))
+            for check in exp.checks:
+                runs = finding_runs(exp, check)
+                if not too_few_seeds_only(runs, facts):
+                    continue
+                for seed in range(stats.MIN_SEEDS):
+                    for name in runs:
+                        why = (f"seed {seed} for {check['finding']} (inconclusive only for too "
+                               f"few seeds)")  # fmt: skip
+                        out.append(dict(tier="seeds", experiment=eid, run=name, seed=seed,
+                                        budget=budget, why=why))  # fmt: skip
+    return out
+
+
+def _state(exp: experiments.Experiment, run: experiments.Run, budget: str, seed: int) -> str:
+    d = exp.run_dir(run, budget, seed)
+    if experiments.is_current(exp, run, budget, seed):
+        return "current"
+    if (d / "metrics.csv").exists():
+        return "stale"
+    return "partial" if d.is_dir() and any(d.iterdir()) else "not run"
+
+
+def _finished_recipe(d: Path) -> recipes.Recipe | None:
+    path = d / "train_summary.json"
+    if not path.is_file():
+        return None
+    try:
+        return recipes.recipe_from_dict(json.loads(path.read_text())["recipe_fields"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _last_write(d: Path) -> float:
+    times = [p.stat().st_mtime for p in d.rglob("*") if p.is_file()] if d.is_dir() else []
+    return max(times, default=0.0)
+
+
+def build_queue(
+    budgets: list[str] | None = None,
+    *,
+    active_minutes: float = 60.0,
+    costs: bool = True,
+    notes: list[str] | None = None,
+) -> pd.DataFrame:
+    """The queue (:data:`COLUMNS`), priority 1 first. ``notes`` collects why rows were left
+    out; ``costs=False`` leaves the estimates empty (fast)."""
+    budgets = [experiments.check_budget(b) for b in (budgets or ["cpu", "gpu"])]
+    notes = [] if notes is None else notes
+    registry = experiments.load()
+    cands = deciding_seeds(budgets)
+    if "gpu" in budgets:
+        cands += [dict(tier="headline", experiment=e, run=r, seed=0, budget="gpu",
+                       why="headline table, full-size model") for e, r in HEADLINE]  # fmt: skip
+    status = experiments.run_status(budgets)
+    status = status[status["state"] != "current"].copy()
+    status["order"] = status["budget"].map(budgets.index)
+    for row in status.sort_values("order", kind="stable").itertuples():
+        cands.append(dict(tier="rest", experiment=row.experiment, run=row.run, seed=int(row.seed),
+                          budget=row.budget, why=""))  # fmt: skip
+    bench = _bench_rows() if costs else []
+    rows, seen, done = [], {}, set()
+    for c in cands:
+        key = (c["experiment"], c["run"], c["seed"], c["budget"])
+        if key in done:
+            continue
+        done.add(key)
+        exp = registry[c["experiment"]]
+        run = next(r for r in exp.runs if r.name == c["run"])
+        where = f"{c['experiment']} {c['run']} seed {c['seed']} @{c['budget']}"
+        state = _state(exp, run, c["budget"], c["seed"])
+        if state == "current":
+            continue
+        try:
+            recipe = exp.recipe_for(run, c["budget"], c["seed"])
+            cost = estimate(recipe, bench) if costs else {}
+        except recipes.RecipeError as err:
+            notes.append(f"{where}: cannot be built ({str(err).splitlines()[0]})")
+            continue
+        d = exp.run_dir(run, c["budget"], c["seed"])
+        tkey = training_key(recipe)
+        if tkey in seen:
+            notes.append(f"{where}: same training as queued {seen[tkey]}")
+            continue
+        finished = _finished_recipe(d)
+        same = finished is not None and not recipes.recipe_diff(
+            finished, recipe, training_only=True
+        )
+        if same:
+            notes.append(f"{where}: trained here already, needs evaluation only ({state})")
+            continue
+        donor = experiments.find_trained(recipe, exclude=d)
+        if donor is not None:
+            notes.append(f"{where}: weights at {donor.relative_to(results_root())}")
+            continue
+        age = (time.time() - _last_write(d)) / 60
+        if active_minutes and age < active_minutes:
+            notes.append(f"{where}: written {age:.0f} min ago (training here now?)")
+            continue
+        seen[tkey] = where
+        reason = c["why"] or state
+        if finished is not None:
+            reason += "; folder holds a finished run of another recipe (replaced)"
+        elif (d / "checkpoint.pt").exists():
+            reason += "; partial here (its checkpoint does not travel: restarts)"
+        rows.append({
+            "tier": c["tier"], "experiment": c["experiment"], "run": c["run"],
+            "seed": c["seed"], "budget": c["budget"], "recipe": train_name(run),
+            **cost, "reason": reason,
+        })  # fmt: skip
+    out = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "priority"])
+    out.insert(0, "priority", range(1, len(out) + 1))
+    return out
+
+
+def write_queue(df: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+# ----------------------------------------------------------------------------------- data
+def needed_sets(row: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(training + validation parts, test parts) of a queue row, as MANIFEST set names."""
+    exp = experiments.get(row["experiment"])
+    run = next(r for r in exp.runs if r.name == row["run"])
+    r = exp.recipe_for(run, row["budget"], int(row["seed"]))
+
+    def parts(names: list[str]) -> list[str]:
+        return list(dict.fromkeys(p for n in names for p in data.SPLITS[n].parts))
+
+    need = parts([r.train_set, r.val_set])
+    return need, [p for p in parts(list(r.test_sets)) if p not in need]
+
+
+def travelling_mib(exclude: Path | None = None) -> float:
+    """Size of what a device call carries besides the carried paths: tracked and
+    untracked-not-ignored files of the checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=REPO_ROOT,
+            capture_output=True, check=True,
+        ).stdout.decode()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return 0.0
+    total = 0
+    for name in filter(None, out.split("\0")):
+        p = REPO_ROOT / name
+        if p.is_file() and not (exclude and p.resolve().is_relative_to(exclude.resolve())):
+            total += p.stat().st_size
+    return total / 2**20
+
+
+def pack_data(dest: Path, queue: pd.DataFrame, max_mib: float | None = None) -> dict[str, Any]:
+    """Copy the sets the queue needs (priority order, within ``max_mib``) into ``dest``."""
+    src = data.data_root()
+    manifest = json.loads((src / "MANIFEST.json").read_text())
+    entries = {d["name"]: d for d in manifest["datasets"]}
+    tree = travelling_mib(exclude=dest)
+    if max_mib is None:
+        max_mib = min(DATA_MIB, DEVICE_MIB - 1 - tree)
+    limit = max_mib * 2**20
+
+    def size(names: list[str]) -> int:
+        return sum(sum(f["bytes"] for f in entries[n]["files"]) for n in names)
+
+    chosen: list[str] = []
+    covered, left, tests = [], [], []
+    for row in queue.to_dict("records"):
+        need, test = needed_sets(row)
+        new = [n for n in need if n not in chosen]
+        label = f"{row['priority']}:{row['experiment']} {row['run']} seed {row['seed']}"
+        if size(chosen) + size(new) <= limit:
+            chosen += new
+            covered.append(label)
+            tests += [t for t in test if t not in tests]
+        else:
+            left.append(label)
+    dropped = []
+    for t in tests:  # test sets only while they fit (the evaluation can run here on CPU)
+        if t in chosen:
+            continue
+        if size(chosen) + size([t]) <= limit:
+            chosen.append(t)
+        else:
+            dropped.append(t)
+    if dest.exists():
+        old = dest / "MANIFEST.json"
+        if any(dest.iterdir()) and not (old.is_file() and "packed_by" in json.loads(
+                old.read_text())):  # fmt: skip
+            raise SystemExit(f"{dest} is not empty and not a folder this script packed")
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for name in chosen:
+        e = entries[name]
+        (dest / e["folder"]).mkdir(parents=True, exist_ok=True)
+        for f in e["files"]:
+            shutil.copy2(src / e["folder"] / f["file"], dest / e["folder"] / f["file"])
+    packed = {
+        **{k: v for k, v in manifest.items() if k not in ("datasets", "datasets_order")},
+        "packed_by": "scripts/gpu_queue.py --pack-data (only the sets the queued runs need)",
+        "total_bytes": size(chosen), "datasets_order": chosen,
+        "datasets": [entries[n] for n in chosen],
+    }  # fmt: skip
+    (dest / "MANIFEST.json").write_text(json.dumps(packed, indent=1))
+    return {"sets": chosen, "mib": size(chosen) / 2**20, "limit_mib": max_mib, "tree_mib": tree,
+            "rows_covered": covered, "rows_left": left, "tests_dropped": dropped}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--budgets", nargs="+", default=["cpu", "gpu"], help="default: cpu gpu")
+    p.add_argument("--out", type=Path, help="queue file (default <results root>/queue.csv)")
+    p.add_argument(
+        "--active-minutes",
+        type=float,
+        default=60.0,
+        help="leave out run folders written to this recently (0: keep them)",
+    )
+    p.add_argument(
+        "--pack-data",
+        type=Path,
+        metavar="DIR",
+        help="copy the sets of the queue (--out, made if missing) into DIR",
+    )
+    p.add_argument("--max-mib", type=float, help="data size limit of --pack-data")
+    p.add_argument("--show", type=int, default=10, help="rows to print")
+    args = p.parse_args(argv)
+    out = args.out or queue_path()
+    if args.pack_data is not None:
+        queue = pd.read_csv(out) if out.is_file() else None
+        if queue is None:
+            queue = build_queue(args.budgets, active_minutes=args.active_minutes)
+            write_queue(queue, out)
+        info = pack_data(args.pack_data, queue, args.max_mib)
+        print(f"{args.pack_data}: {', '.join(info['sets'])}")
+        tree = f"{info['tree_mib']:.1f} MiB of {DEVICE_MIB}"
+        print(f"total {info['mib']:.1f} MiB (limit {info['limit_mib']:.1f} MiB; the working "
+              f"tree that travels with it: {tree})")  # fmt: skip
+        print(f"queue rows with their training data: {len(info['rows_covered'])} of "
+              f"{len(queue)}" + (f"; test sets left out: {', '.join(info['tests_dropped'])}"
+                                 if info["tests_dropped"] else ""))  # fmt: skip
+        return 0
+    notes: list[str] = []
+    queue = build_queue(args.budgets, active_minutes=args.active_minutes, notes=notes)
+    write_queue(queue, out)
+    for n in notes:
+        print(f"left out: {n}", file=sys.stderr, flush=True)
+    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+        print(queue.drop(columns=["cost_basis"]).head(args.show).to_string(index=False))
+    gpu_h = queue["est_gpu_s"].sum() / 3600 if len(queue) else 0.0
+    print(f"{out}: {len(queue)} runs, {gpu_h:.1f} GPU hours estimated "
+          f"({', '.join(f'{t}: {(queue.tier == t).sum()}' for t in TIERS)})")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

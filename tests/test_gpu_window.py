@@ -1,0 +1,213 @@
+"""GPU windows (scripts/gpu_queue.py, gpu_window.sh, gpu_unpack.sh): the queue on the real
+registry, its seeds tier on a synthetic results root, and the whole window as a CPU dry run
+(2 smoke runs: train, pack, summary, unpack elsewhere, load, and no retraining afterwards)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import pandas as pd
+import pytest
+
+from reprolib import data, experiments, recipes, stats
+from reprolib.provenance import REPO_ROOT
+from reprolib.train import build_model, load_model, train
+
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+import gpu_queue  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def real_queue() -> tuple[pd.DataFrame, list[str]]:
+    notes: list[str] = []
+    return gpu_queue.build_queue(["cpu", "gpu"], active_minutes=0, costs=False, notes=notes), notes
+
+
+def test_queue_columns_and_priority_order(real_queue):
+    q, _ = real_queue
+    assert list(q.columns) == gpu_queue.COLUMNS
+    assert len(q) > 0 and list(q["priority"]) == list(range(1, len(q) + 1))
+    tier = q["tier"].map(gpu_queue.TIERS.index)
+    assert tier.is_monotonic_increasing  # seeds, then headline, then the rest
+    head = q[q["tier"] == "headline"]
+    assert set(zip(head["experiment"], head["run"])) <= set(gpu_queue.HEADLINE)
+    assert (head["budget"] == "gpu").all() and (head["seed"] == 0).all()
+    rest = q[q["tier"] == "rest"]
+    assert rest["budget"].map(["cpu", "gpu"].index).is_monotonic_increasing
+    registry = experiments.load()
+    keys = set()
+    for row in q.itertuples():
+        exp = registry[row.experiment]
+        run = next(r for r in exp.runs if r.name == row.run)
+        assert row.recipe == gpu_queue.train_name(run)
+        assert not experiments.is_current(exp, run, row.budget, row.seed)
+        keys.add(gpu_queue.training_key(exp.recipe_for(run, row.budget, row.seed)))
+    assert len(keys) == len(q)  # every queued row trains something no other row trains
+
+
+def test_headline_models_are_queued_or_accounted_for(real_queue):
+    q, notes = real_queue
+    registry = experiments.load()
+    for eid, name in gpu_queue.HEADLINE:
+        run = next(r for r in registry[eid].runs if r.name == name)
+        queued = ((q["experiment"] == eid) & (q["run"] == name) & (q["budget"] == "gpu")).any()
+        why = [n for n in notes if n.startswith(f"{eid} {name} seed 0 @gpu:")]
+        assert queued or why or experiments.is_current(registry[eid], run, "gpu"), (eid, name)
+
+
+def test_estimate_of_a_small_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(gpu_queue, "_COUNTS", {})
+    r = recipes.get_recipe("red_denoise", sigma=50, budget="cpu", model="red10")
+    est = gpu_queue.estimate(r)
+    assert est["est_gpu_s"] > 0 and est["est_cpu_h"] > 0 and est["ckpt_mib"] > 0
+    assert est["cost_basis"].startswith("gpu=flops@")  # no CUDA bench rows yet
+    if gpu_queue.BENCH.is_file():
+        assert "cpu=bench(red_denoise_sigma50@cpu)" in est["cost_basis"]
+    flops, ops, params = gpu_queue._count(r)
+    assert flops > 1e9 and ops > 10
+    assert params == sum(p.numel() for p in build_model(r).parameters())
+    assert (tmp_path / "reprolib" / "gpu_queue_counts.json").is_file()
+
+
+def test_too_few_seeds_only():
+    ok = stats.RunFacts(seeds=1, converged=True, change_db=0.01, gain_db=3.0)
+    assert gpu_queue.too_few_seeds_only(["a", "b"], {"a": ok, "b": ok})
+    three = stats.RunFacts(seeds=3, converged=True, change_db=0.01, gain_db=3.0)
+    assert not gpu_queue.too_few_seeds_only(["a", "b"], {"a": three, "b": three})
+    moving = stats.RunFacts(seeds=1, converged=False, change_db=0.2, gain_db=3.0)
+    assert not gpu_queue.too_few_seeds_only(["a", "b"], {"a": ok, "b": moving})
+    dead = stats.RunFacts(seeds=1, converged=True, change_db=0.0, gain_db=0.01)
+    assert not gpu_queue.too_few_seeds_only(["a", "b"], {"a": ok, "b": dead})
+    assert not gpu_queue.too_few_seeds_only(["a", "b"], {"a": ok})  # b not trained
+
+
+def _fake_scored_run(exp, run, budget: str) -> None:
+    d = exp.run_dir(run, budget)
+    d.mkdir(parents=True)
+    (d / "spec.json").write_text(json.dumps({"hash": exp.spec_hash(run, budget)}))
+    (d / "metrics.csv").write_text("dataset,setting,psnr\nBSD200,sigma50,26.0\n")
+    (d / "per_image.csv").write_text("dataset,setting,image,psnr,ssim\nBSD200,sigma50,1,26,0.7\n")
+    log = pd.DataFrame({"iteration": [200, 400, 600, 800, 1000], "loss": 1.0, "lr": 1e-4,
+                        "val_psnr": [25.0, 25.9, 26.0, 26.0, 26.01], "wall_s": 1.0,
+                        "patches_per_s": 1.0})  # fmt: skip
+    log.to_csv(d / "log.csv", index=False)
+
+
+def test_seeds_tier_comes_first(tmp_path, monkeypatch):
+    """rednet/fig6 scored, learned and converged with one seed each: seeds 1 and 2 of both
+    runs are the queue's first rows."""
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    exp = experiments.get("rednet/fig6")
+    for run in exp.runs:
+        _fake_scored_run(exp, run, "cpu")
+    pd.DataFrame([{"budget": "cpu", "metric": "psnr", "run": r.name, "gain": 5.0}
+                  for r in exp.runs]).to_csv(exp.folder / "summary.csv", index=False)  # fmt: skip
+    q = gpu_queue.build_queue(["cpu", "gpu"], active_minutes=0, costs=False)
+    first = q[q["tier"] == "seeds"]
+    assert list(first["priority"]) == [1, 2, 3, 4]
+    assert set(zip(first["experiment"], first["run"], first["seed"], first["budget"])) == {
+        ("rednet/fig6", r, k, "cpu") for r in ("RED20", "RED20_noskip") for k in (1, 2)
+    }
+    assert first["reason"].str.contains("rednet-fig6-val-psnr").all()
+    assert (q.loc[q["tier"] == "headline", "priority"] > 4).all()
+
+
+def test_pack_data_copies_what_fits_in_priority_order(tmp_path, data_root, monkeypatch):
+    rows = [("memnet/table2", "MemNet_91"), ("nlrn/table4", "DnCNN")]  # T91+Set5, Train400+Set12
+    queue = pd.DataFrame([{"priority": i, "experiment": e, "run": r, "seed": 0, "budget": "cpu"}
+                          for i, (e, r) in enumerate(rows, 1)])  # fmt: skip
+    dest = tmp_path / "gpu_data"
+    info = gpu_queue.pack_data(dest, queue, max_mib=12)
+    assert info["sets"] == ["T91", "Set5"] and info["mib"] <= 12
+    assert len(info["rows_covered"]) == 1 and len(info["rows_left"]) == 1
+    manifest = json.loads((dest / "MANIFEST.json").read_text())
+    assert [d["name"] for d in manifest["datasets"]] == ["T91", "Set5"]
+    gpu_queue.pack_data(dest, queue, max_mib=12)  # its own folder: replaced
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "keep.txt").write_text("x")
+    with pytest.raises(SystemExit):
+        gpu_queue.pack_data(tmp_path / "other", queue, max_mib=12)
+    monkeypatch.setenv("REPROLIB_DATA", str(dest))
+    assert data.verify("Set5") == 5
+    with pytest.raises(data.DatasetError):
+        data.files("Train400")
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=REPO_ROOT, env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+
+
+def test_dry_run_window_packs_and_unpacks(tmp_path, data_root, monkeypatch, capsys):
+    """``gpu_window.sh 1 --dry-run`` on 2 smoke runs, then ``gpu_unpack.sh`` elsewhere."""
+    rows = [
+        {"experiment": "nlrn/fig6", "run": "T1", "seed": 1, "budget": "cpu"},
+        {"experiment": "rednet/table2", "run": "RED10", "seed": 0, "budget": "gpu"},
+    ]
+    queue = pd.DataFrame([{**r, "priority": i, "tier": "rest", "recipe": "-", "est_gpu_s": 1,
+                           "est_cpu_h": 0.1, "cost_basis": "-", "ckpt_mib": 0.1, "reason": "test"}
+                          for i, r in enumerate(rows, 1)])[gpu_queue.COLUMNS]  # fmt: skip
+    queue.to_csv(tmp_path / "queue.csv", index=False)
+    out = tmp_path / "out"
+    env = {"REPROLIB_RESULTS": str(tmp_path / "gpu"), "OUT": str(out),
+           "REPROLIB_PYTHON": sys.executable}  # fmt: skip
+    done = _run(["bash", "scripts/gpu_window.sh", "1", "--dry-run", "--queue",
+                 str(tmp_path / "queue.csv")], env)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["runs-1.tar.gz", "summary.txt"]
+    assert all((out / f).stat().st_size < 16 * 2**20 for f in files)
+    summary = (out / "summary.txt").read_text()
+    assert "DRY RUN" in summary and summary.count(" finished ") == 2, summary
+    assert "6/6" in summary and "T1" in summary and "RED10" in summary
+    with tarfile.open(out / "runs-1.tar.gz") as tar:
+        names = set(tar.getnames())
+    for d in ("nlrn/fig6/smoke/T1__seed1", "rednet/table2/smoke/RED10"):
+        for f in ("train_summary.json", "log.csv", "model.pt", "checkpoint.pt"):
+            assert f"{d}/{f}" in names
+        assert any(n.startswith(f"{d}/snapshots/model_") for n in names)
+    assert "window.json" in names
+
+    here = tmp_path / "here"
+    unpack = ["bash", "scripts/gpu_unpack.sh", str(out)]
+    got = _run(unpack, {"REPROLIB_RESULTS": str(here), "REPROLIB_PYTHON": sys.executable})
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert got.stdout.count("installed (finished)") == 2
+    assert "reprolib run nlrn/fig6 --budget smoke --runs T1 --seeds 1" in got.stdout
+    monkeypatch.setenv("REPROLIB_RESULTS", str(here))
+    for row in rows:
+        exp = experiments.get(row["experiment"])
+        run = next(r for r in exp.runs if r.name == row["run"])
+        d = exp.run_dir(run, "smoke", row["seed"])
+        assert d.is_relative_to(here)
+        model, recipe = load_model(d)
+        assert recipe.budget == "smoke" and sum(p.numel() for p in model.parameters()) > 0
+        assert not (d / "spec.json").exists()  # so `reprolib run` does not treat it as stale
+
+        def never(*_):
+            raise AssertionError("an unpacked finished run was trained again")
+
+        # what notebooks/train.ipynb (run by `reprolib run`) calls: it finds the run finished
+        s = train(gpu_queue.train_name(run), "smoke", out_dir=d, progress=False, callback=never,
+                  overrides=exp.overrides_for(run, row["seed"]))  # fmt: skip
+        assert s["status"] == "finished" and s["iterations"] == 6
+
+    import gpu_window  # the rest in-process (each bash call costs a Python start-up)
+
+    assert gpu_window.unpack(out) == 0
+    assert capsys.readouterr().out.count("kept (already finished") == 2
+
+    summary_path = here / "rednet/table2/smoke/RED10/train_summary.json"
+    info = json.loads(summary_path.read_text())
+    info["recipe_fields"]["lr"] = 0.5  # a finished run of another recipe is here
+    summary_path.write_text(json.dumps(info))
+    assert gpu_window.unpack(out) == 1 and "REFUSED" in capsys.readouterr().out
+    assert json.loads(summary_path.read_text())["recipe_fields"]["lr"] == 0.5
+    assert gpu_window.unpack(out, force=True) == 0
+    assert json.loads(summary_path.read_text())["recipe_fields"]["lr"] != 0.5
