@@ -194,16 +194,21 @@ def find_trained(recipe: recipes.Recipe, exclude: Path | None = None) -> Path | 
         folder = summary.parent
         if exclude is not None and folder.resolve() == Path(exclude).resolve():
             continue
-        info = json.loads(summary.read_text())
-        if info.get("status") != "finished" or not (folder / "model.pt").exists():
-            continue
-        try:
-            done = recipes.recipe_from_dict(info["recipe_fields"])
-        except (KeyError, TypeError, recipes.RecipeError):
-            continue
-        if not recipes.recipe_diff(done, recipe, training_only=True):
+        if trained_with(folder, recipe):
             return folder
     return None
+
+
+def trained_with(folder: Path, recipe: recipes.Recipe) -> bool:
+    """Whether ``folder`` holds a finished training of ``recipe`` (evaluation fields aside)."""
+    info = _train_info(folder)
+    if info.get("status") != "finished" or not (folder / "model.pt").exists():
+        return False
+    try:
+        done = recipes.recipe_from_dict(info["recipe_fields"])
+    except (KeyError, TypeError, recipes.RecipeError):
+        return False
+    return not recipes.recipe_diff(done, recipe, training_only=True)
 
 
 def reuse_trained(donor: Path, target: Path) -> None:
@@ -277,7 +282,9 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
     # A finished run of another spec (a recipe or the registry changed) is superseded, as
     # is any run under --force; an unfinished run of the same spec resumes.
     stale = (d / "spec.json").exists() and not is_current(exp, r, budget, seed)
-    overwrite = force or stale
+    # Only the evaluation grid changed (e.g. a set added): keep the weights, score again.
+    same_training = stale and trained_with(d, exp.recipe_for(r, budget, seed))
+    overwrite = force or (stale and not same_training)
     donor = None if force else find_trained(exp.recipe_for(r, budget, seed), exclude=d)
     if donor is not None:
         reuse_trained(donor, d)
@@ -286,7 +293,8 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
               "and evaluated on this entry's grid", flush=True)  # fmt: skip
     else:
         (d / "REUSED_FROM").unlink(missing_ok=True)
-        action = "re-training (spec changed)" if stale else "training"
+        action = ("re-evaluating (evaluation grid changed; same training)" if same_training
+                  else "re-training (spec changed)" if stale else "training")  # fmt: skip
         print(f"[{eid}] {label}: {action} at budget {budget!r} ...", flush=True)
     params = {
         "recipe": r.recipe if r.sigma is None else f"{r.recipe}_sigma{r.sigma}",

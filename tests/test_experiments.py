@@ -225,6 +225,15 @@ def test_run_skips_current_resumes_unfinished_and_overwrites_stale(monkeypatch, 
     experiments.run("p/t", "smoke")  # stale: trained again over the old run
     assert calls[0][1]["overwrite"] is True
     assert json.loads((d / "spec.json").read_text())["hash"] == stamp["hash"]
+    # Stale only because the evaluation grid changed: the finished weights are scored again.
+    calls.clear()
+    trained = experiments.recipes.recipe_to_dict(exp.recipe_for(exp.runs[0], "smoke"))
+    (d / "train_summary.json").write_text(json.dumps({"status": "finished",
+                                                      "recipe_fields": trained}))  # fmt: skip
+    (d / "model.pt").write_bytes(b"weights")
+    exp.eval["sets"] = ["Set12"]  # a new grid: a new spec hash, the same training recipe
+    experiments.run("p/t", "smoke")
+    assert calls[0][1]["overwrite"] is False
 
 
 def test_a_run_with_the_same_training_recipe_reuses_trained_weights(monkeypatch, tmp_path):

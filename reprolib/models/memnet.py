@@ -430,26 +430,27 @@ def memnet(
 
 @register("memnet_m4r6")
 def memnet_m4r6(**kwargs) -> MemNet:
-    """M4R6, depth 54 (Table 6)."""
-    return MemNet(num_blocks=4, num_recursions=6, **kwargs)
+    """M4R6, depth 54 (Table 6). Like every preset, explicit keywords override its depth (a
+    budget or a Table 6 run may set ``num_blocks`` / ``num_recursions``)."""
+    return MemNet(**{"num_blocks": 4, "num_recursions": 6, **kwargs})
 
 
 @register("memnet_m6r6")
 def memnet_m6r6(**kwargs) -> MemNet:
     """M6R6, depth 80: the paper's main model (Tables 1-6)."""
-    return MemNet(num_blocks=6, num_recursions=6, **kwargs)
+    return MemNet(**{"num_blocks": 6, "num_recursions": 6, **kwargs})
 
 
 @register("memnet_m6r8")
 def memnet_m6r8(**kwargs) -> MemNet:
     """M6R8, depth 104 (Table 6)."""
-    return MemNet(num_blocks=6, num_recursions=8, **kwargs)
+    return MemNet(**{"num_blocks": 6, "num_recursions": 8, **kwargs})
 
 
 @register("memnet_m10r10")
 def memnet_m10r10(**kwargs) -> MemNet:
     """M10R10, depth 212 (Table 6)."""
-    return MemNet(num_blocks=10, num_recursions=10, **kwargs)
+    return MemNet(**{"num_blocks": 10, "num_recursions": 10, **kwargs})
 
 
 @register("memnet_nl")
