@@ -157,3 +157,35 @@ def write_toc(path: Path | None = None) -> str:
     text = "\n".join(lines) + "\n"
     (path or REPO_ROOT / "_toc.yml").write_text(text)
     return text
+
+
+def write_headline(path: Path | None = None) -> str:
+    """Write ``results/headline.md``: the landing page's few lines on where the study stands,
+    counted from the scoreboard and the verdicts (``book/index.md`` includes it)."""
+    from reprolib import experiments, scoreboard, stats
+
+    board = pd.read_csv(_results("scoreboard.csv"))
+    verdicts = pd.read_csv(_results("verdicts.csv"))
+    hours = experiments.progress("cpu")["training_h"].sum()
+    lines = [f"- {line}" for line in scoreboard.headline(board).splitlines()]
+    held = verdicts[verdicts["verdict"] != stats.INCONCLUSIVE]
+    lines.append(
+        f"- Trained models ran at the reduced `cpu` budget only ({hours:.0f} CPU hours of "
+        "training, two cores): their absolute numbers are not the papers', and no paper "
+        "claim about a trained model counts as reproduced."
+    )
+    if len(held):
+        shown = "; ".join(f"{r.finding} ({r.budget}): {r.verdict}" for r in held.itertuples())
+        lines.append(f"- Findings decided under the verdict rule: {shown}.")
+    reasons = verdicts.loc[verdicts["verdict"] == stats.INCONCLUSIVE, "reason"].fillna("")
+    few = int(reasons.str.contains("too few seeds").sum())
+    moving = int(reasons.str.contains("not converged").sum())
+    dead = int(reasons.str.contains("learned nothing").sum())
+    lines.append(
+        f"- Of {len(reasons)} inconclusive findings, {few} lack seeds (< {stats.MIN_SEEDS}), "
+        f"{moving} compare runs that had not converged and {dead} a run that learned nothing "
+        "(a finding can fail several conditions); the scoreboard gives each reason."
+    )
+    text = "\n".join(lines) + "\n"
+    (path or _results("headline.md")).write_text(text)
+    return text

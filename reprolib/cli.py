@@ -138,6 +138,7 @@ def _reports(args: argparse.Namespace) -> int:
     for paper in chapters.PAPERS:
         out = root / paper / "chapter.ipynb"
         print(runner.execute("notebooks/chapter.ipynb", out, {"paper": paper}))
+    chapters.write_headline()
     if root.resolve() == (REPO_ROOT / "results").resolve():
         chapters.write_toc()
         print("wrote _toc.yml")

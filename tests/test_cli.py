@@ -72,7 +72,8 @@ def test_reports_and_protocol_write_under_reprolib_results_only(monkeypatch, tmp
     written = []
     monkeypatch.setattr(runner, "execute", lambda nb, out, params: written.append(out) or out)
     monkeypatch.setattr(chapters, "write_toc", lambda *a: pytest.fail("_toc.yml rewritten"))
+    monkeypatch.setattr(chapters, "write_headline", lambda: written.append(tmp_path / "headline"))
     assert cli.main(["reports"]) == 0
     assert cli.main(["protocol", "--render", "--limit", "5"]) == 0
-    assert len(written) == 2 + len(chapters.PAPERS) + 1
+    assert len(written) == 2 + len(chapters.PAPERS) + 1 + 1
     assert all(str(p).startswith(str(tmp_path)) for p in written), written
