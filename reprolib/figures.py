@@ -452,5 +452,6 @@ def make(name: str, exp: Experiment, budget: str, device: str | None = None) -> 
     out.mkdir(parents=True, exist_ok=True)
     for part, table in result.tables.items():
         suffix = "" if len(result.tables) == 1 else f"_{part}"
-        table.to_csv(out / f"{name}{suffix}.csv", index=False)
+        # 6 significant digits: re-rendering a report does not rewrite a CSV with float noise
+        table.to_csv(out / f"{name}{suffix}.csv", index=False, float_format="%.6g")
     return result
