@@ -427,7 +427,11 @@ write(
             "    f\"{g('global_norm_clip')}, SGD lr 0.01 {g('sgd_lr0.01')}, Adam {g('adam')}.\",\n"
             '    f"- ReconNet conv zero-initialised (the network starts at its input): with the "\n'
             "    f\"paper's SGD {g('zero_init')}, with Adam {g('zero_init_adam')}; with the \"\n"
-            "    f\"released code's loss weights as well {g('zero_init_adam_code_weights')}.\",\n"
+            "    f\"released code's loss weights as well {g('zero_init_adam_code_weights')} (their \"\n"
+            '    f"fused output starts at M times the input).",\n'
+            '    f"- Zero-init + Adam at lr 1e-4 / 3e-4 / 1e-3 (Adam\'s default, what the cpu "\n'
+            "    f\"entries use): {g('zero_init_adam')} / {g('zero_init_adam_lr3e-4')} / \"\n"
+            "    f\"{g('zero_init_adam_lr1e-3')}.\",\n"
             "    f\"- Denoising, zero-init + Adam: {g('denoise_zero_init_adam')} (train mode \"\n"
             "    f\"{g('denoise_zero_init_adam', 'train_mode_gain')}); committed Table 3 model \"\n"
             "    f\"(paper recipe, 3,000 iterations): {g('table3_committed')} (train mode \"\n"
