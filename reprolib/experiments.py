@@ -548,7 +548,7 @@ def summary(exp: Experiment, budget: str) -> pd.DataFrame:
 
 FINDING_COLUMNS = [
     "claim_id", "holds", "budget", "evidence", "conclusive", "verdict", "seeds", "margin_db",
-    "ci_low", "ci_high", "p_value", "converged", "runs", "reason",
+    "ci_low", "ci_high", "p_value", "converged", "runs", "reason", "pairs",
 ]  # fmt: skip
 
 
@@ -628,7 +628,7 @@ def check_findings(
             "ci_high": None if d is None else round(d.ci_high, 4),
             "p_value": None if d is None else round(d.p_value, 4),
             "converged": all(r in facts and facts[r].converged for r in runs),
-            "runs": sizes, "reason": v.reason,
+            "runs": sizes, "reason": v.reason, "pairs": "; ".join(p.text() for p in v.pairs),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 

@@ -106,6 +106,7 @@ class Verdict:
     verdict: str
     reason: str
     deciding: PairStats | None
+    pairs: tuple[PairStats, ...] = ()  # every pair compared, the deciding one among them
 
 
 def _arrays(scores: pd.DataFrame, run: str, metric: str) -> dict[str, np.ndarray]:
@@ -265,10 +266,12 @@ def judge(
             return cache[(x, y)]
 
         outcome, deciding = decide(kind, runs, pair)
+        pairs = tuple(cache.values())
         if outcome is None:
             reasons.append(f"interval includes 0 (weakest pair {deciding.text()})")
         elif not reasons:
-            return Verdict(outcome, f"deciding pair {deciding.text()}", deciding)
+            return Verdict(outcome, f"deciding pair {deciding.text()}", deciding, pairs)
         else:
             reasons.append(f"the intervals alone would say '{outcome}' ({deciding.text()})")
+        return Verdict(INCONCLUSIVE, "; ".join(reasons), deciding, pairs)
     return Verdict(INCONCLUSIVE, "; ".join(reasons), deciding)
