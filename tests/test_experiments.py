@@ -411,6 +411,7 @@ def test_reports_entries_rerenders_only_entries_with_scored_runs_and_trains_noth
     monkeypatch.setattr(experiments, "load", lambda: registry)
     monkeypatch.setattr(experiments, "get", registry.__getitem__)
     monkeypatch.setattr(chapters, "write_toc", lambda: "")
+    monkeypatch.setattr(chapters, "write_headline", lambda: "")
     d = done.run_dir(done.runs[0], "cpu")
     d.mkdir(parents=True)
     (d / "metrics.csv").write_text("dataset\n")
