@@ -137,7 +137,8 @@ def _reports(args: argparse.Namespace) -> int:
     print(runner.execute("notebooks/scoreboard.ipynb", root / "scoreboard.ipynb", {}))
     for paper in chapters.PAPERS:
         out = root / paper / "chapter.ipynb"
-        print(runner.execute("notebooks/chapter.ipynb", out, {"paper": paper}))
+        title = f"{chapters.PAPERS[paper]}: every table and finding"
+        print(runner.execute("notebooks/chapter.ipynb", out, {"paper": paper}, title=title))
     chapters.write_headline()
     if root.resolve() == (REPO_ROOT / "results").resolve():
         chapters.write_toc()

@@ -315,8 +315,10 @@ def render_report(eid: str, budget: str) -> Path:
     nothing): ``report_<budget>.ipynb``, ``summary.csv`` and ``findings.csv``."""
     from reprolib import runner
 
-    out = get(eid).folder / f"report_{check_budget(budget)}.ipynb"
-    runner.execute(REPORT_NOTEBOOK, out, {"experiment": eid, "budget": budget})
+    exp = get(eid)
+    out = exp.folder / f"report_{check_budget(budget)}.ipynb"
+    title = f"{exp.title} ({budget} budget)"
+    runner.execute(REPORT_NOTEBOOK, out, {"experiment": eid, "budget": budget}, title=title)
     return out
 
 

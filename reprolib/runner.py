@@ -17,8 +17,11 @@ from typing import Any
 from reprolib.provenance import REPO_ROOT
 
 
-def execute(notebook: str | Path, output: str | Path, parameters: dict[str, Any]) -> Path:
-    """Run ``notebook`` with ``parameters``; write the executed copy to ``output``."""
+def execute(
+    notebook: str | Path, output: str | Path, parameters: dict[str, Any], title: str | None = None
+) -> Path:
+    """Run ``notebook`` with ``parameters``; write the executed copy to ``output``, its first
+    heading replaced by ``title`` when given (the page's name in the book)."""
     import papermill as pm
 
     src = REPO_ROOT / notebook
@@ -37,10 +40,25 @@ def execute(notebook: str | Path, output: str | Path, parameters: dict[str, Any]
             if scratch.exists():
                 shutil.copy(scratch, dst.with_suffix(".failed.ipynb"))
             raise
+        if title:
+            _retitle(scratch, title)
         tmp_dst = dst.with_name(f".{dst.name}.tmp")
         shutil.copy(scratch, tmp_dst)
         os.replace(tmp_dst, dst)  # readers never see a half-written notebook
     return dst
+
+
+def _retitle(path: Path, title: str) -> None:
+    """Replace the first markdown heading of the notebook at ``path`` with ``# title``."""
+    import nbformat as nbf
+
+    nb = nbf.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            first, _, rest = cell.source.partition("\n")
+            cell.source = f"# {title}\n{rest}"
+            break
+    nbf.write(nb, path)
 
 
 # --------------------------------------------------------------------------- authoring
@@ -65,8 +83,9 @@ def code(source: str, *tags: str):
 
 
 def parameters(source: str):
-    """The cell papermill injects parameters after."""
-    return code(source, "parameters")
+    """The cell papermill injects parameters after. The book removes it (``remove-cell``): a
+    page shows the injected values, not the defaults they replaced."""
+    return code(source, "parameters", "remove-cell")
 
 
 def hidden(source: str):

@@ -206,7 +206,7 @@ def test_run_skips_current_resumes_unfinished_and_overwrites_stale(monkeypatch, 
     monkeypatch.setattr(experiments, "get", lambda eid: exp)
     calls = []
 
-    def fake_execute(nb, out, params):
+    def fake_execute(nb, out, params, **kw):
         calls.append((out.name, dict(params)))
         if out.name == "train.ipynb":
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -260,7 +260,7 @@ def test_a_run_with_the_same_training_recipe_reuses_trained_weights(monkeypatch,
     monkeypatch.setattr(experiments, "get", lambda eid: second)
     params = []
 
-    def fake_execute(nb, out, p):
+    def fake_execute(nb, out, p, **kw):
         params.append(dict(p))
         (out.parent / "metrics.csv").write_text("dataset\n")
 
@@ -282,7 +282,7 @@ def test_run_trains_only_the_named_runs_and_rejects_unknown_names(monkeypatch, t
     monkeypatch.setattr(experiments, "get", lambda eid: exp)
     calls = []
 
-    def fake_execute(nb, out, params):
+    def fake_execute(nb, out, params, **kw):
         calls.append(str(Path(out).relative_to(tmp_path)))
         if Path(out).name == "train.ipynb":
             Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -417,7 +417,7 @@ def test_reports_entries_rerenders_only_entries_with_scored_runs_and_trains_noth
     (d / "metrics.csv").write_text("dataset\n")
     (d / "spec.json").write_text(json.dumps({"hash": done.spec_hash(done.runs[0], "cpu")}))
     calls = []
-    monkeypatch.setattr(runner, "execute", lambda nb, out, params: calls.append((nb, str(out))))
+    monkeypatch.setattr(runner, "execute", lambda nb, out, params, title=None: calls.append((nb, str(out))))
     assert cli.main(["reports", "--entries", "--budget", "cpu"]) == 0
     assert calls[0] == (experiments.REPORT_NOTEBOOK, str(tmp_path / "p/done/report_cpu.ipynb"))
     assert not any("train" in nb or "p/empty" in out for nb, out in calls)
