@@ -16,6 +16,21 @@ def use_style() -> None:
     """One look across chapters: seaborn whitegrid, colour-blind palette, compact fonts."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.9)
     plt.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight", "axes.titleweight": "bold"})
+    # Tables are read whole in the book: no column, cell or row cut to "...".
+    pd.set_option("display.max_columns", None)
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.max_rows", 500)
+    pd.set_option("display.width", 250)
+
+
+def number(v: float, digits: int = 4) -> str:
+    """A table number: ``-`` when missing, counts (parameters, images) as integers with thousands
+    separators, anything else with ``digits`` decimals."""
+    if v is None or v != v:
+        return "-"
+    if abs(v) >= 100 and float(v).is_integer():
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
 
 
 use_style()
@@ -33,8 +48,8 @@ def style_comparison(summary: pd.DataFrame, columns: list[str] | None = None):
         if c in summary
     ]  # fmt: skip
     df = summary[cols].reset_index(drop=True)
-    fmt = {"claimed": "{:.4f}", "measured": "{:.4f}", "diff": "{:+.4f}", "tolerance": "{:.3f}",
-           "input": "{:.4f}", "gain": "{:+.4f}"}  # fmt: skip
+    fmt = {"claimed": number, "measured": number, "diff": "{:+.4f}", "tolerance": "{:.3f}",
+           "input": number, "gain": "{:+.4f}"}  # fmt: skip
     styler = df.style.format({k: v for k, v in fmt.items() if k in df}, na_rep="-")
     if "diff" in df:
         lim = float(np.nanmax(np.abs(df["diff"]))) if df["diff"].notna().any() else 1.0

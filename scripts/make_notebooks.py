@@ -143,7 +143,7 @@ write(
             "import pandas as pd\n"
             "from IPython.display import Markdown, display\n"
             "from myst_nb import glue\n\n"
-            "from reprolib import chapters, scoreboard\n"
+            "from reprolib import chapters, plotting, scoreboard  # noqa: F401 (plotting sets the table style)\n"
             "from reprolib.provenance import REPO_ROOT\n\n"
             "board = scoreboard.write(None if out is None else REPO_ROOT / out)\n"
             "counts = scoreboard.counts(board)\n"
