@@ -19,6 +19,8 @@ only from there) and returns a matplotlib figure. A figure whose runs are not tr
 * ``memorynet_fig7_features`` - MemoryNet Fig. 7: stage 1's first-layer feature maps of a
   degraded proxy image without and with the memory augment, and their deviation from the
   features of the clean image, on the entry's runs that have a memory.
+* ``sweep_curve`` - NLRN Figs. 5 and 6: PSNR against the swept hyper-parameter (``x`` in the
+  registry), each seed and the mean with its interval.
 * ``curve_end_points`` - the last loss and the best/last validation PSNR of every run (the
   numbers RED-Net prints under its curves, e.g. the Fig. 7 caption).
 """
@@ -36,7 +38,7 @@ import torch
 from matplotlib.figure import Figure
 
 from reprolib import analysis, data, stats, train
-from reprolib.experiments import Experiment, learning_curves
+from reprolib.experiments import Experiment, learning_curves, per_image
 
 __all__ = ["FIGURES", "FigureInputMissing", "FigureResult", "make", "output_dir"]
 
@@ -430,6 +432,43 @@ def curve_end_points(exp: Experiment, budget: str, device: str | None = None) ->
     )
 
 
+def sweep_curve(exp: Experiment, budget: str, device: str | None = None) -> FigureResult:
+    """A sweep of one hyper-parameter (the entry's ``x: {param, label}``, read from each run's
+    overrides): mean PSNR of every run against it, each seed as a dot and the mean over seeds
+    with its 95% interval (:func:`reprolib.stats.mean_interval`). NLRN Figs. 5 and 6."""
+    scores = per_image(exp, budget)
+    param, label = exp.x.get("param"), exp.x.get("label", exp.x.get("param"))
+    rows = []
+    for r in exp.runs:
+        if param not in r.overrides or r.name not in set(scores["run"]):
+            continue
+        mean, lo, hi = stats.mean_interval(scores, r.name)
+        per_seed = scores[scores["run"] == r.name].groupby("seed")["psnr"].mean()
+        rows.append({"run": r.name, param: r.overrides[param], "seeds": len(per_seed),
+                     "psnr": mean, "ci_low": lo, "ci_high": hi,
+                     "per_seed": ", ".join(f"{v:.3f}" for v in per_seed)})  # fmt: skip
+    if not rows:
+        raise FigureInputMissing(f"{exp.id}: no scored run with an override of {param!r}")
+    table = pd.DataFrame(rows).sort_values(param)
+    fig, ax = plt.subplots(figsize=(4.6, 3.0))
+    err = [table["psnr"] - table["ci_low"], table["ci_high"] - table["psnr"]]
+    ax.errorbar(table[param], table["psnr"], yerr=err, fmt="o-", capsize=3, label="mean, 95% CI")
+    for r in rows:
+        seeds = scores[scores["run"] == r["run"]].groupby("seed")["psnr"].mean()
+        ax.plot([r[param]] * len(seeds), seeds, "k.", ms=4, alpha=0.6)
+    ax.set(xlabel=label, ylabel="PSNR (dB), mean over the test cells", xticks=table[param])
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return FigureResult(
+        "sweep_curve",
+        {"sweep": table},
+        fig,
+        f"PSNR against {label} at the {budget} budget (dots: seeds). The interval is that of "
+        "each run's mean over these test images and seeds, wide because images differ; whether "
+        "two runs differ is judged on paired per-image differences (the findings table).",
+    )
+
+
 FIGURES: dict[str, Callable[..., FigureResult]] = {
     f.__name__: f
     for f in (
@@ -439,6 +478,7 @@ FIGURES: dict[str, Callable[..., FigureResult]] = {
         nlrn_fig4_correlation,
         memorynet_fig7_features,
         curve_end_points,
+        sweep_curve,
     )
 }
 

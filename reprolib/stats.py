@@ -39,6 +39,7 @@ __all__ = [
     "compare",
     "convergence",
     "judge",
+    "mean_interval",
 ]
 
 MIN_SEEDS = 3
@@ -172,6 +173,26 @@ def compare(
     tail = min((boot <= 0).sum(), (boot >= 0).sum())
     p = min(1.0, 2 * (tail + 1) / (n_boot + 1))
     return PairStats(better, worse, margin, float(lo), float(hi), float(p), n_images, (ka, kb))
+
+
+def mean_interval(
+    scores: pd.DataFrame, run: str, metric: str = "psnr", n_boot: int = N_BOOT, rng_seed: int = 0
+) -> tuple[float, float, float]:
+    """(mean, 95% low, 95% high) of one run's mean ``metric`` over cells, with the same
+    two-level bootstrap as :func:`compare` (images within each test set, and seeds)."""
+    a = _arrays(scores, run, metric)
+    k = next(iter(a.values())).shape[2]
+    rng = np.random.default_rng(rng_seed)
+    ws = np.stack([np.bincount(rng.integers(0, k, k), minlength=k) / k for _ in range(n_boot)])
+    means, boot = [], []
+    for d in sorted(a):
+        n = a[d].shape[0]
+        means.append(a[d].mean(axis=(0, 2)))
+        wi = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) / n for _ in range(n_boot)])
+        boot.append(np.einsum("rns,rn->rs", np.einsum("nsk,rk->rns", a[d], ws), wi))
+    b = np.concatenate(boot, axis=1).mean(axis=1)
+    lo, hi = np.quantile(b, [ALPHA / 2, 1 - ALPHA / 2])
+    return float(np.concatenate(means).mean()), float(lo), float(hi)
 
 
 def convergence(

@@ -159,3 +159,16 @@ def test_an_observation_holds_only_when_three_seeds_each_show_it():
     assert verdict([False, False, False]) == "does not hold"
     assert verdict([True, True, False]) == "inconclusive (seeds disagree)"
     assert verdict([True, True]) == "inconclusive (too few seeds: 2 < 3)"
+
+
+def test_sweep_curve_plots_psnr_against_the_swept_parameter(results):
+    exp = experiments.get("nlrn/fig5")
+    assert exp.x["param"] == "q"
+    for r in exp.runs[:2]:  # q5 and q11 at the smoke budget, scored on their test grid
+        d = exp.run_dir(r, "smoke")
+        train.train(exp.recipe_for(r, "smoke"), None, d, device="cpu", progress=False)
+        scores = train.evaluate_checkpoint(d, limit=2, progress=False)
+        scores.to_csv(d / "per_image.csv", index=False)
+    t = figures.make("sweep_curve", exp, "smoke").tables["sweep"]
+    assert t["q"].tolist() == [5, 11] and (t["ci_low"] <= t["psnr"]).all()
+    assert (t["seeds"] == 1).all()

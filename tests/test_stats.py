@@ -91,3 +91,12 @@ def test_judge_names_every_failed_condition():
     facts = {r: stats.RunFacts(3, True, 0.0, 2.0) for r in "AB"}
     v = stats.judge("order", ["A", "B"], _scores(0.5), facts)
     assert v.verdict == "holds" and v.reason.startswith("deciding pair A - B: +0.4")
+
+
+def test_mean_interval_brackets_the_mean_and_narrows_without_image_spread():
+    s = _scores(0.0)
+    mean, lo, hi = stats.mean_interval(s, "A")
+    assert lo < mean < hi
+    flat = s.assign(psnr=27.0 + (s["psnr"] - s["psnr"].mean()) * 0.01)
+    m2, lo2, hi2 = stats.mean_interval(flat, "A")
+    assert (hi2 - lo2) < (hi - lo) / 50
