@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from reprolib.metrics import rgb2gray
+from reprolib.imageops import rgb2gray
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_VAR = "REPROLIB_DATA"

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from reprolib import claims, data, metrics, protocols
+from reprolib import claims, data, imageops, protocols
 from reprolib.evaluate import Restorer, degraded_input
 
 # --------------------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def _find_image(dataset: str, image: str) -> tuple[str, np.ndarray]:
     with Image.open(path) as img:
         pixels = np.asarray(img.convert("L" if img.mode in ("L", "1") else "RGB"))
     if data.SPLITS[dataset].gray and pixels.ndim == 3:
-        pixels = metrics.rgb2gray(pixels)
+        pixels = imageops.rgb2gray(pixels)
     return key, pixels
 
 
@@ -353,7 +353,7 @@ def compute_case(
         raise ValueError(f"method {method!r} returned shape {y.shape}, expected {gt.shape}")
     p_in, s_in = proto.score(x * 255.0, gt, scale)
     p_out, s_out = proto.score(y * 255.0, gt, scale)
-    scored = metrics.to_uint8(y * 255.0) if proto.round_output else y * 255.0
+    scored = imageops.to_uint8(y * 255.0) if proto.round_output else y * 255.0
     return Case(
         dataset=dataset,
         image=key.split("/", 1)[1],
@@ -361,8 +361,8 @@ def compute_case(
         setting=setting,
         method=method,
         protocol=proto.name,
-        degraded=metrics.to_uint8(x * 255.0),
-        restored=metrics.to_uint8(y * 255.0),
+        degraded=imageops.to_uint8(x * 255.0),
+        restored=imageops.to_uint8(y * 255.0),
         ground_truth=gt,
         diff=(np.asarray(scored, dtype=np.float64) - gt).astype(np.float32),
         psnr_degraded=p_in,

@@ -212,7 +212,7 @@ def diagnose_gaps(summary: pd.DataFrame, *, progress: bool = False) -> pd.DataFr
     uint8, to show whether that difference explains the gap. It is a diagnostic, reported next
     to the gap; it does not replace the protocol's number.
     """
-    from reprolib import baselines, metrics, protocols
+    from reprolib import baselines, imageops, protocols
 
     rows = []
     gaps = summary[(summary["within_tolerance"] == False) & (summary["metric"] == "psnr")]  # noqa: E712
@@ -221,7 +221,7 @@ def diagnose_gaps(summary: pd.DataFrame, *, progress: bool = False) -> pd.DataFr
             continue
         base = baselines.restorer(g["method"], g["setting"])
         quantised = measure(
-            lambda x, base=base: base(metrics.to_uint8(x * 255.0) / 255.0), g["dataset"],
+            lambda x, base=base: base(imageops.to_uint8(x * 255.0) / 255.0), g["dataset"],
             g["setting"], g["protocol"], method_name=g["method"], progress=progress,
         )  # fmt: skip
         q = quantised["psnr"].mean()

@@ -53,8 +53,9 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from reprolib import data, degrade, evaluate, metrics, models, provenance
+from reprolib.imageops import rgb2y, to_channel, to_uint8
 from reprolib.models import inference
-from reprolib.patches import PatchSampler, to_channel
+from reprolib.patches import PatchSampler
 from reprolib.recipes import (
     PROXY_TASKS,
     Recipe,
@@ -240,7 +241,7 @@ def proxy_pair(image: data.LoadedImage, task: str) -> tuple[np.ndarray, np.ndarr
     gt = to_channel(image.pixels, "rgb")
     if task == "shadow":
         return degrade.synthetic_shadow(gt, key=image.key)[0], gt
-    return metrics.to_uint8(np.asarray(degrade.synthetic_motion_blur(gt, key=image.key)[0])), gt
+    return to_uint8(np.asarray(degrade.synthetic_motion_blur(gt, key=image.key)[0])), gt
 
 
 def measure_proxy(
@@ -265,7 +266,7 @@ def measure_proxy(
         t0 = time.perf_counter()
         out = restorer(deg.astype(np.float64) / 255.0)
         seconds = time.perf_counter() - t0
-        y_out, y_gt = metrics.rgb2y(metrics.to_uint8(out * 255.0)), metrics.rgb2y(gt)
+        y_out, y_gt = rgb2y(to_uint8(out * 255.0)), rgb2y(gt)
         rows.append(
             ("proxy", dataset, task, method_name, im.name, metrics.psnr(y_out, y_gt),
              metrics.ssim(y_out, y_gt), seconds)

@@ -118,3 +118,12 @@ def test_protocol_run_writes_summary_in_the_shared_shape_and_merges(data_root, t
     assert (written["target"] == "memnet-t5-jpeg").sum() == 8
     assert written["claimed"].notna().all() and (written["n_images"] == 1).all()
     assert set(protocol_check.verdicts(written)["status"]) <= {"reproduced", "gap"}
+
+
+def test_proxy_settings_name_their_task_and_fit_only_the_proxy_protocol():
+    assert protocols.parse_setting("shadow") == ("shadow", 0)
+    assert protocols.get("proxy").task_of("motion_blur") == ("motion_blur", 0)
+    with pytest.raises(ValueError, match="is for proxy"):
+        protocols.get("proxy").task_of("sigma25")
+    with pytest.raises(ValueError, match="is for denoise"):
+        protocols.get("dncnn_denoise").task_of("shadow")

@@ -302,7 +302,7 @@ def test_memnet_weights_saved_with_one_shared_reconnet_bn_still_load(tmp_path):
 def test_proxy_scores_of_the_identity_are_the_degraded_inputs_scores(data_root):
     """The MemoryNet proxies: a pair is the same every time (keyed on the image name), and the
     identity restorer scores exactly the Y-channel PSNR of the degraded image."""
-    from reprolib import data, metrics, train
+    from reprolib import data, imageops, metrics, train
 
     im = data.load("BSD200", limit=1)[0]
     for task in recipes.PROXY_TASKS:
@@ -311,7 +311,7 @@ def test_proxy_scores_of_the_identity_are_the_degraded_inputs_scores(data_root):
         assert deg.dtype == gt.dtype == np.uint8 and np.array_equal(deg, again)
         assert not np.array_equal(deg, gt)
         scores = train.measure_proxy(lambda x: x, "BSD200", task, limit=1)
-        expected = metrics.psnr(metrics.rgb2y(deg), metrics.rgb2y(gt))
+        expected = metrics.psnr(imageops.rgb2y(deg), imageops.rgb2y(gt))
         assert scores.psnr.iloc[0] == pytest.approx(expected, abs=1e-9)
     with pytest.raises(ValueError, match="proxy task"):
         train.proxy_pair(im, "rain")
