@@ -52,7 +52,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from reprolib import data, degrade, evaluate, metrics, models, provenance
+from reprolib import data, degrade, evaluate, losses, metrics, models, provenance
 from reprolib.imageops import rgb2y, to_channel, to_uint8
 from reprolib.models import inference
 from reprolib.patches import PatchSampler
@@ -151,8 +151,9 @@ class LossModule(nn.Module):
         out = self.model(inp).float()
         if self.loss in ("model", "mse"):
             return F.mse_loss(out, target)
-        sse = (out - target).pow(2).flatten(1).sum(1).mean()
-        return 0.5 * sse if self.loss == "sse_half" else sse
+        if self.loss == "sse_half":
+            return losses.euclidean_loss(out, target)
+        return losses.sum_squared_error(out, target)
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:

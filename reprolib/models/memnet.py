@@ -44,6 +44,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from reprolib.losses import euclidean_loss
 from reprolib.models.registry import init_weights, register
 
 __all__ = [
@@ -54,7 +55,7 @@ __all__ = [
     "MemoryBlock",
     "ReconNet",
     "RecursiveUnit",
-    "euclidean_loss",
+    "euclidean_loss",  # from reprolib.losses: the objective of Eqs. 4 and 12
 ]
 
 #: Keywords that switch every paper/code difference of the architecture and loss to the code.
@@ -73,17 +74,6 @@ def _conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Conv2d:
 def _bn_relu(channels: int) -> nn.Sequential:
     """The pre-activation ``tau`` of Eqs. 6 and 9: batch normalisation [16] followed by ReLU."""
     return nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=False))
-
-
-def euclidean_loss(prediction: Tensor, target: Tensor) -> Tensor:
-    """``1/(2N) sum_i ||target_i - prediction_i||^2`` over a batch of ``N`` images (Eq. 4).
-
-    The squared norm is summed over channels and pixels of each image and averaged over the batch,
-    as written in Eqs. 4 and 12 (and as Caffe's EuclideanLoss, which the authors used). It is
-    therefore ``C*H*W/2`` times a per-pixel mean squared error.
-    """
-    diff = (target - prediction).flatten(1)
-    return 0.5 * diff.pow(2).sum(dim=1).mean()
 
 
 class FENet(nn.Module):
