@@ -15,7 +15,6 @@ patches_seen, dataset, setting, psnr, ssim``) and ``results/scaling/fits.csv``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from reprolib import claims, experiments, recipes, train
+from reprolib import claims, evaluate, experiments, recipes, restorers, runs
 
 __all__ = ["CURVES", "Curve", "fit_trend", "measure", "plot", "write"]
 
@@ -53,30 +52,27 @@ CURVES = (
 
 def _snapshots(run_dir: Path) -> list[Path]:
     """The run's snapshots, or its donor's when its weights were reused (``REUSED_FROM``)."""
-    reused = run_dir / "REUSED_FROM"
-    if reused.exists():
-        run_dir = claims.results_root() / reused.read_text().strip()
-    return sorted((run_dir / train.SNAPSHOTS).glob("model_*.pt"))
+    return sorted((runs.weights_origin(run_dir) / runs.SNAPSHOTS).glob("model_*.pt"))
 
 
 def measure(curve: Curve, budget: str = "cpu", threads: int | None = 1) -> pd.DataFrame:
     """Score every snapshot of every seed of ``curve`` on its test cell (the study's single
-    evaluation path, :func:`reprolib.train.evaluate_checkpoint`)."""
+    evaluation path, :func:`reprolib.evaluate.evaluate_checkpoint`)."""
     exp = experiments.get(curve.entry)
     run = next(r for r in exp.runs if r.name == curve.run)
     rows = []
     for seed in exp.seeds_on_disk(run, budget):
         d = exp.run_dir(run, budget, seed)
         snaps = _snapshots(d)
-        if not snaps or not (d / train.MODEL).exists():
+        if not snaps or not (d / runs.MODEL).exists():
             continue
-        model, recipe = train.load_model(d)
-        info = json.loads((d / train.SUMMARY).read_text())
+        model, recipe = restorers.load_model(d)
+        info = runs.read_summary(d)
         for path in snaps:
             snap = torch.load(path, map_location="cpu", weights_only=True)
             model.load_state_dict({k: v.float() if v.is_floating_point() else v
                                    for k, v in snap["model"].items()})  # fmt: skip
-            scores = train.evaluate_checkpoint(
+            scores = evaluate.evaluate_checkpoint(
                 model.eval(), [curve.dataset], [curve.setting], recipe.protocol,
                 progress=False, threads=threads,
             )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reprolib import baselines, evaluate, protocols
+from reprolib import evaluate, protocols, restorers
 
 
 @pytest.mark.parametrize(
@@ -68,13 +68,13 @@ def test_degraded_input_is_deterministic_per_key():
 
 
 def test_baseline_lookup_errors():
-    with pytest.raises(KeyError, match="unknown baseline"):
-        baselines.restorer("SRCNN", "x2")
+    with pytest.raises(KeyError, match="unknown method 'SRCNN'"):
+        restorers.restorer("SRCNN", "x2")
     with pytest.raises(ValueError, match="does not apply"):
-        baselines.restorer("Bicubic", "sigma25")
-    assert baselines.dncnn_weights_for("sigma25") == "dncnn_s25"
-    assert baselines.dncnn_weights_for("sigma30") == "dncnn_b"
-    assert baselines.dncnn_weights_for("x3") == "dncnn3"
+        restorers.restorer("Bicubic", "sigma25")
+    assert restorers.dncnn_weights_for("sigma25") == "dncnn_s25"
+    assert restorers.dncnn_weights_for("sigma30") == "dncnn_b"
+    assert restorers.dncnn_weights_for("x3") == "dncnn3"
 
 
 def test_bicubic_on_set5_reproduces_the_published_column(data_root):
