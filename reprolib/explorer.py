@@ -487,6 +487,19 @@ def cases_table(items: Sequence[Comparison | Case]):
     return pd.DataFrame(rows)
 
 
+def methods_table(items: Sequence[Comparison | Case]):
+    """One row per method shown: its name, its caption and what it is (a DataFrame)."""
+    import pandas as pd
+
+    rows: dict[str, dict[str, str]] = {}
+    for c in map(_as_comparison, items):
+        for p in c.panels:
+            rows.setdefault(
+                p.method, {"method": p.method, "shown as": p.caption, "what it is": p.description}
+            )
+    return pd.DataFrame(list(rows.values()))
+
+
 def _as_comparison(item: Comparison | Case) -> Comparison:
     return item.comparison() if isinstance(item, Case) else item
 
