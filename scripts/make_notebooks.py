@@ -105,7 +105,7 @@ NOTEBOOKS.add(
             "inference), and peak resident memory of the benchmarking process."
         ),
         hidden(
-            'bench_path = REPO_ROOT / "results" / "bench" / "models.csv"\n'
+            'bench_path = claims.results_root() / "bench" / "models.csv"\n'
             "bench = pd.read_csv(bench_path) if bench_path.exists() else None\n"
             "bench"
         ),
