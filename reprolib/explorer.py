@@ -434,9 +434,9 @@ SHOWCASE: tuple[Showcase, ...] = (
              "MemNet Fig. 8, second row"),
     Showcase("Classic5", "barbara", "q10", ("JPEG", "DnCNN-3"), ("memnet/table5",),
              (150, 0, 256), "MemNet Fig. 9, first row"),
-    Showcase("BSD200", "108004", "shadow", (), ("memorynet/table4", "memorynet/similarity"),
-             (32, 112, 256), "MemoryNet Table IV's variants on the synthetic-shadow proxy"),
-    Showcase("BSD200", "3063", "motion_blur", (), ("memorynet/table3",), (32, 112, 256),
+    Showcase("BSD200", "103006", "shadow", (), ("memorynet/table4", "memorynet/similarity"),
+             256, "MemoryNet Table IV's variants on the synthetic-shadow proxy"),
+    Showcase("BSD200", "108036", "motion_blur", (), ("memorynet/table3",), 256,
              "MemoryNet Table III's models on the synthetic motion-blur proxy"),
 )  # fmt: skip
 
@@ -444,12 +444,10 @@ SHOWCASE: tuple[Showcase, ...] = (
 def trained_for(entries: Sequence[str], setting: str) -> list[str]:
     """The trained models of registry ``entries`` that apply to ``setting``: each run at the
     best budget present, each set of weights once (:func:`reprolib.restorers.available`)."""
-    found = []
-    for name in restorers.available(setting):
-        trained = restorers.get(name).trained
-        if trained is not None and trained.entry in entries:
-            found.append(name)
-    return sorted(found, key=lambda n: entries.index(restorers.get(n).trained.entry))
+    trained = {m.name: m.trained for m in restorers.trained_methods()}
+    found = [n for n in restorers.available(setting) if n in trained]
+    found = [n for n in found if trained[n].entry in entries]
+    return sorted(found, key=lambda n: entries.index(trained[n].entry))
 
 
 def showcase(spec: Sequence[Showcase] = SHOWCASE) -> list[Comparison]:
@@ -847,28 +845,6 @@ class _Parts:
                 )
             )
         return self.widgets.HBox(boxes, layout=self.row_layout)
-
-
-def _colourbar_png(limit: float, signed: bool, height: int) -> bytes:
-    """A vertical colour bar with tick labels (grey levels), as a small palette PNG."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(0.75, height / 100), dpi=100)
-    grad = np.linspace(1, -1 if signed else 0, 256)[:, None] * limit
-    ax.imshow(
-        grad, aspect="auto", cmap="RdBu_r" if signed else "magma",
-        vmin=-limit if signed else 0, vmax=limit, extent=(0, 1, grad[-1, 0], grad[0, 0]),
-    )  # fmt: skip
-    ax.yaxis.tick_right()
-    ax.set_xticks([])
-    ax.grid(False)
-    ax.tick_params(labelsize=7)
-    fig.subplots_adjust(left=0.05, right=0.45, top=0.97, bottom=0.03)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches=None)
-    plt.close(fig)
-    img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB").quantize(colors=64)
-    return _png(img)
 
 
 def _colourbar_png(limit: float, signed: bool, height: int) -> bytes:
