@@ -412,7 +412,9 @@ class Showcase:
     protocol: str | None = None
 
 
-#: The book page's comparisons, per task. Each crop is at most 256 px, cut before degrading.
+#: The book page's comparisons, per task. Each crop is at most 256 px, cut before degrading;
+#: with :func:`static_explorer`'s two zoomed regions of 48 px the page embeds about 5 MB of
+#: pictures (``explorer.embedded_bytes``; the notebook stores them base64-encoded, ~4/3).
 #: Where a paper's figure names an image that is in the available sets, that image is used:
 #: MemNet Fig. 7 ("206062" of BSD200 at sigma 70), Fig. 8 ("108005" of BSD100 = img_007 at x3,
 #: "img_002" of Urban100 at x4) and Fig. 9 ("barbara" of Classic5 at q10); RED-Net Fig. 13's
@@ -420,9 +422,9 @@ class Showcase:
 #: "lighthouse" and NLRN's figures name no image that is in the available sets.
 SHOWCASE: tuple[Showcase, ...] = (
     Showcase("Set12", "09", "sigma25", ("Noisy", "BM3D", "DnCNN"), ("nlrn/table4",),
-             (48, 256, 256), "NLRN Table 4's models; RED Fig. 13 test image"),
+             (48, 256, 224), "NLRN Table 4's models; RED Fig. 13 test image"),
     Showcase("Set12", "10", "sigma50", ("Noisy", "BM3D", "DnCNN-B"),
-             ("rednet/table2", "rednet/fig6", "memnet/table3"), (128, 128, 256),
+             ("rednet/table2", "rednet/fig6", "memnet/table3"), (144, 144, 224),
              "RED-Net's and MemNet's sigma-50 models; RED Fig. 13 test image", "red"),
     Showcase("BSD200", "206062", "sigma70", ("Noisy", "BM3D", "DnCNN-B"), ("memnet/table3",),
              None, "MemNet Fig. 7, second row (half size, MemNet's protocol)", "memnet_denoise"),
@@ -435,8 +437,8 @@ SHOWCASE: tuple[Showcase, ...] = (
     Showcase("Classic5", "barbara", "q10", ("JPEG", "DnCNN-3"), ("memnet/table5",),
              (150, 0, 256), "MemNet Fig. 9, first row"),
     Showcase("BSD200", "103006", "shadow", (), ("memorynet/table4", "memorynet/similarity"),
-             256, "MemoryNet Table IV's variants on the synthetic-shadow proxy"),
-    Showcase("BSD200", "108036", "motion_blur", (), ("memorynet/table3",), 256,
+             224, "MemoryNet Table IV's variants on the synthetic-shadow proxy"),
+    Showcase("BSD200", "108036", "motion_blur", (), ("memorynet/table3",), 224,
              "MemoryNet Table III's models on the synthetic motion-blur proxy"),
 )  # fmt: skip
 
@@ -596,6 +598,11 @@ def _locator(gt: np.ndarray, t: int, left: int, size: int, px: int) -> Image.Ima
     return img.quantize(colors=64)
 
 
+def _two_lines(caption: str) -> str:
+    """``"NLRN\n(nlrn/table4, cpu, seed 0)"`` for a narrow figure title."""
+    return caption.replace(" (", "\n(", 1)
+
+
 def plot_comparison(
     item: Comparison | Case,
     center: tuple[float, float] = (0.5, 0.5),
@@ -624,7 +631,10 @@ def plot_comparison(
     input_diff = (_luma(c.degraded) - _luma(c.ground_truth)).astype(np.float32)
     columns = [
         (c.degraded, f"input\n{c.psnr_degraded:.2f} dB / {c.ssim_degraded:.4f}", input_diff),
-        *[(p.restored, f"{p.caption}\n{p.psnr:.2f} dB / {p.ssim:.4f}", p.diff) for p in c.panels],
+        *[
+            (p.restored, f"{_two_lines(p.caption)}\n{p.psnr:.2f} dB / {p.ssim:.4f}", p.diff)
+            for p in c.panels
+        ],
         (c.ground_truth, "ground truth\n(reference)", None),
     ]
     n = len(columns)
