@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 import reprolib.models.nlrn as nlrn_mod
 from reprolib.models import build, conv_weight_params, model_depth, total_params
-from reprolib.models.attention import neighbourhood_attention, reference_attention
+from reprolib.models.attention import neighbourhood_attention
 from reprolib.models.nlrn import DISTANCES, NLRN, LocalMLP, NonLocalModule
 
 TINY = {"channels": 8, "embed": 4, "steps": 3, "q": 5, "zero_init_g": False}
@@ -187,9 +187,9 @@ def test_dense_blocked_and_reference_agree(q: int | None, padding: str) -> None:
         [("dot", "softmax"), ("dot", "mean"), ("neg_sq_dist", "softmax")], (False, True)
     ):
         prev = torch.randn(n, kk, h, w, dtype=f64) if use_prev else None
-        ref_out, ref_logits = reference_attention(
+        ref_out, ref_logits = neighbourhood_attention(
             qm, km, vm, q, score=score, scale=0.7, normalization=norm, padding=padding,
-            prev_logits=prev,
+            prev_logits=prev, impl="reference",
         )  # fmt: skip
         for impl, tile in [("dense", 16), ("blocked", 1), ("blocked", 4), ("blocked", 16)]:
             out, logits = neighbourhood_attention(
@@ -219,9 +219,9 @@ def test_nonlocal_module_matches_the_reference_for_every_metric(distance: str) -
     x = torch.rand(2, 6, h, w, dtype=torch.float64)
     prev = torch.randn(2, q * q, h, w, dtype=torch.float64)
     qm, km = nl.query_key(x)
-    ref_out, ref_logits = reference_attention(
+    ref_out, ref_logits = neighbourhood_attention(
         qm, km, nl.g(x), q, score=nl.score, scale=nl.scale, normalization=nl.normalization,
-        padding="circular", prev_logits=prev,
+        padding="circular", prev_logits=prev, impl="reference",
     )  # fmt: skip
     for impl in ("dense", "blocked"):
         nl.attention_impl = impl

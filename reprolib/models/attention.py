@@ -35,9 +35,10 @@ Borders (``padding``):
 * ``"mask"``: positions outside the image are excluded (weight 0; the mean divides by the
   number of in-image positions). Their stored logits are ``score(Q_i, 0) + P``, never used.
 
-The plain form comes first in this file: :func:`reference_attention`, loops over pixels and
-window positions exactly as the equations read. Two fast implementations follow, with identical
-results (the tests check both against the plain form):
+:func:`neighbourhood_attention` has three implementations with identical results. The plain
+form comes first in this file: ``impl="reference"``, loops over pixels and window positions
+exactly as the equations read (slow; for reading, and for checking the others on tiny inputs,
+as the tests do). Two fast forms follow:
 
 * ``impl="dense"``: all ``HW x HW`` scores in one matrix product, the per-pixel window gathered
   from it with an index table, the weights scattered back into a ``HW x HW`` attention matrix
@@ -74,13 +75,12 @@ __all__ = [
     "neighbourhood_size",
     "normalise_logits",
     "pixel_window_validity",
-    "reference_attention",
 ]
 
 Padding = Literal["circular", "zero", "mask"]
 Score = Literal["dot", "neg_sq_dist"]
 Normalization = Literal["softmax", "mean"]
-Impl = Literal["auto", "dense", "blocked"]
+Impl = Literal["auto", "dense", "blocked", "reference"]
 
 _PADDINGS = ("circular", "zero", "mask")
 _SCORES = ("dot", "neg_sq_dist")
@@ -148,19 +148,18 @@ def pixel_window_validity(
 # --------------------------------------------------------------------------------------------
 
 
-def reference_attention(
+def _reference(
     query: Tensor,
     key: Tensor,
     value: Tensor,
     q: int | None,
-    *,
-    score: Score = "dot",
-    scale: float = 1.0,
-    normalization: Normalization = "softmax",
-    padding: Padding = "circular",
-    prev_logits: Tensor | None = None,
+    score: Score,
+    scale: float,
+    normalization: Normalization,
+    padding: Padding,
+    prev_logits: Tensor | None,
 ) -> tuple[Tensor, Tensor]:
-    """What :func:`neighbourhood_attention` computes, written as explicit loops (slow).
+    """What :func:`neighbourhood_attention` computes, as explicit loops (``impl="reference"``).
 
     For every pixel ``i`` and every position ``j`` of its window ``S_i`` (raster order of the
     offsets, wrapped around the image for ``"circular"`` padding):
@@ -477,7 +476,8 @@ def neighbourhood_attention(
         value: ``[N, c, H, W]`` (``G(X) = X W_g``, Eq. 5).
         q: odd window size, or ``None`` for the whole image.
         prev_logits: ``[N, K, H, W]``, added before normalisation (correlation propagation).
-        impl: ``"dense"``, ``"blocked"`` or ``"auto"`` (identical results).
+        impl: ``"reference"`` (plain loops), ``"dense"``, ``"blocked"`` or ``"auto"`` (the
+            dense form for small images, else the blocked one); identical results.
         tile: query tile side of the blocked form (row-strip height budget for ``q=None``).
         return_logits: also return the ``[N, K, H, W]`` logits (the next correlation state).
         inplace: blocked form under ``torch.no_grad()`` only: write the new logits into
@@ -505,12 +505,19 @@ def neighbourhood_attention(
         )
     if impl == "auto":
         impl = "dense" if h * w <= dense_max_pixels else "blocked"
+    if impl == "reference":
+        out, logits = _reference(
+            query, key, value, q, score, scale, normalization, padding, prev_logits
+        )
+        return out, logits if return_logits else None
     if impl == "dense":
         return _dense(
             query, key, value, q, score, scale, normalization, padding, prev_logits, return_logits
         )
     if impl != "blocked":
-        raise ValueError(f"unknown impl {impl!r}; expected 'auto', 'dense' or 'blocked'")
+        raise ValueError(
+            f"unknown impl {impl!r}; expected 'auto', 'dense', 'blocked' or 'reference'"
+        )
     if tile < 1:
         raise ValueError(f"tile must be >= 1, got {tile}")
     if q is None:

@@ -394,52 +394,31 @@ class MemNet(nn.Module):
         return slices
 
 
-@register("memnet")
-def memnet(
-    num_blocks: int = 6,
-    num_recursions: int = 6,
-    channels: int = 64,
-    in_channels: int = 1,
-    multi_supervised: bool = True,
-    long_term: bool = True,
-    short_term: bool = True,
-    **kwargs,
-) -> MemNet:
-    """MemNet, by default the paper's main model: multi-supervised M6R6, 64 channels (Sec. 5.1)."""
-    return MemNet(
-        num_blocks=num_blocks,
-        num_recursions=num_recursions,
-        channels=channels,
-        in_channels=in_channels,
-        multi_supervised=multi_supervised,
-        long_term=long_term,
-        short_term=short_term,
-        **kwargs,
-    )
+# ``memnet``: the class itself, whose defaults are the paper's main model (multi-supervised
+# M6R6, 64 channels, Sec. 5.1).
+register("memnet")(MemNet)
 
 
-@register("memnet_m4r6")
-def memnet_m4r6(**kwargs) -> MemNet:
-    """M4R6, depth 54 (Table 6)."""
-    return MemNet(num_blocks=4, num_recursions=6, **kwargs)
+#: The model sizes of Table 6, registered as ``memnet_m<M>r<R>``: (memory blocks M, recursions R)
+#: and the depth the paper gives. M6R6 is the paper's main model (Tables 1-6).
+SIZES: dict[str, tuple[int, int, int]] = {
+    "memnet_m4r6": (4, 6, 54),
+    "memnet_m6r6": (6, 6, 80),
+    "memnet_m6r8": (6, 8, 104),
+    "memnet_m10r10": (10, 10, 212),
+}
 
 
-@register("memnet_m6r6")
-def memnet_m6r6(**kwargs) -> MemNet:
-    """M6R6, depth 80: the paper's main model (Tables 1-6)."""
-    return MemNet(num_blocks=6, num_recursions=6, **kwargs)
+def _sized(blocks: int, recursions: int, depth: int):
+    def build(**kwargs) -> MemNet:
+        return MemNet(num_blocks=blocks, num_recursions=recursions, **kwargs)
+
+    build.__doc__ = f"M{blocks}R{recursions}, depth {depth} (Table 6)."
+    return build
 
 
-@register("memnet_m6r8")
-def memnet_m6r8(**kwargs) -> MemNet:
-    """M6R8, depth 104 (Table 6)."""
-    return MemNet(num_blocks=6, num_recursions=8, **kwargs)
-
-
-@register("memnet_m10r10")
-def memnet_m10r10(**kwargs) -> MemNet:
-    """M10R10, depth 212 (Table 6)."""
-    return MemNet(num_blocks=10, num_recursions=10, **kwargs)
+for _name, _size in SIZES.items():
+    register(_name)(_sized(*_size))
 
 
 @register("memnet_nl")
