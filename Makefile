@@ -25,16 +25,16 @@ book: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH bash scripts/build_book.sh
 
 test: $(STAMP)
-	$(BIN)/ruff check reprolib tests scripts
+	$(BIN)/ruff check reprolib tests scripts notebooks
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check reprolib tests scripts
-	$(BIN)/ruff format --check reprolib tests scripts
+	$(BIN)/ruff check reprolib tests scripts notebooks
+	$(BIN)/ruff format --check reprolib tests scripts notebooks
 
 format: $(STAMP)
-	$(BIN)/ruff format reprolib tests scripts
-	$(BIN)/ruff check --fix reprolib tests scripts
+	$(BIN)/ruff format reprolib tests scripts notebooks
+	$(BIN)/ruff check --fix reprolib tests scripts notebooks
 
 # Re-run the evaluation-protocol notebook (default budget, ~15 min on 2 CPU cores).
 protocol: $(STAMP)

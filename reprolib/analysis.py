@@ -1,14 +1,14 @@
 """The analyses the papers make beyond their tables, as plain functions for the report notebooks.
 
-Numbers in, DataFrames or arrays out; no plotting and no file I/O (except
-:func:`protocol_pairs`, which loads a test set like :func:`reprolib.evaluate.measure` does).
+Numbers in, DataFrames or arrays out; no plotting and no file I/O (test pairs come from
+:func:`reprolib.evaluate.iter_pairs`, the study's one place that forms them).
 
 * MemNet Fig. 4 (Sec. 3.4): 1-D spectral densities of restored images and their differences
   (:func:`radial_power_spectrum`, :func:`spectral_difference`).
 * MemNet Fig. 5 (Sec. 5.3): the gate units' weight norms ``v_m^l`` per kind of memory
   (:func:`gate_norm_table`, :func:`gate_norm_bars`).
 * MemNet Fig. 6 (Sec. 5.4): PSNR of each intermediate prediction against the time to produce it
-  (:func:`psnr_per_intermediate`, :func:`protocol_pairs`).
+  (:func:`psnr_per_intermediate`).
 * NLRN Fig. 4 (Sec. 5.1): correlation maps of query pixels per recurrent state, and how much of
   their weight falls on pixels similar to the query (:func:`correlation_map_grid`,
   :func:`neighbourhood`, :func:`similarity_mass`, :func:`correlation_similarity`).
@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from reprolib import data, evaluate, protocols
+from reprolib import protocols
 from reprolib.models.memnet import MemNet
 from reprolib.models.memorynet import MemoryNet
 from reprolib.models.nlrn import NLRN
@@ -43,7 +43,6 @@ __all__ = [
     "memory_first_layer",
     "model_input",
     "neighbourhood",
-    "protocol_pairs",
     "psnr_per_intermediate",
     "radial_power_spectrum",
     "similarity_mass",
@@ -227,30 +226,6 @@ def gate_norm_bars(table: pd.DataFrame, column: str = "norm_scaled") -> pd.DataF
 # ------------------------------------------------------------------------------------------
 
 
-def protocol_pairs(
-    dataset: str,
-    setting: str,
-    protocol: str,
-    *,
-    split: str | None = None,
-    limit: int | None = None,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(network input, reference)`` pairs of a test set, formed as :func:`evaluate.measure` does.
-
-    The input is :func:`reprolib.evaluate.degraded_input` (float64 on [0, 1]) and the reference
-    the protocol's uint8 ground truth (:meth:`reprolib.protocols.Protocol.ground_truth`). For
-    MemNet Fig. 6: ``protocol_pairs("Set5", "x3", "memnet_sr")``.
-    """
-    proto = protocols.get(protocol)
-    task, level = protocols.parse_setting(setting)
-    scale = level if task == "sr" else 1
-    pairs = []
-    for im in data.load(split or dataset, limit=limit):
-        gt = proto.ground_truth(im.pixels, dataset, scale)
-        pairs.append((evaluate.degraded_input(gt, setting, im.key), gt))
-    return pairs
-
-
 def _synchronise(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -310,10 +285,11 @@ def psnr_per_intermediate(
     f_rec(B_m)`` (Eq. 11) and the output ``sum_m w_m y_m`` (Sec. 3.3; ``y_M`` for the basic
     MemNet).
 
-    ``pairs`` are ``(input, reference)`` as :func:`protocol_pairs` gives: a float HxW input on
-    [0, 1] and the uint8 reference; each prediction is scored by the protocol's
-    :meth:`~reprolib.protocols.Protocol.score` (its rounding and border shave) on the [0, 255]
-    scale, whole image at once (no tiling), in eval mode, float32, on the model's device.
+    ``pairs`` are ``(input, reference)`` of :func:`reprolib.evaluate.iter_pairs` (``degraded``,
+    ``target``): a float HxW input on [0, 1] and the uint8 reference; each prediction is scored
+    by the protocol's :meth:`~reprolib.protocols.Protocol.score` (its rounding and border
+    shave) on the [0, 255] scale, whole image at once (no tiling), in eval mode, float32, on
+    the model's device.
 
     Time: one pass through the network, stage by stage (synchronised on CUDA), each stage's
     time the minimum over ``repeats`` passes after ``warmup`` untimed ones, per image. The
@@ -330,9 +306,7 @@ def psnr_per_intermediate(
     if not pairs:
         raise ValueError("no (input, reference) pairs to evaluate")
     proto = protocols.get(protocol)
-    task, level = protocols.parse_setting(setting)
-    if task != proto.task:
-        raise ValueError(f"protocol {protocol!r} is for {proto.task}, not setting {setting!r}")
+    task, level = proto.task_of(setting)
     scale = level if task == "sr" else 1
     dev = next(model.parameters()).device
     if dev.type == "cpu":

@@ -44,12 +44,19 @@ COMPARE_COLUMNS: list[str] = [*KEY_COLUMNS, "claimed", "measured", "diff", "n_im
 """Column order of the frame returned by :func:`compare`."""
 
 
+def default_results_root() -> Path:
+    """``<repo>/results``: the committed results, from which the book is built."""
+    return Path(__file__).resolve().parents[1] / "results"
+
+
 def results_root() -> Path:
-    """Return the results root: ``$REPROLIB_RESULTS`` if set, else ``<repo>/results``."""
+    """Return the results root: ``$REPROLIB_RESULTS`` if set, else ``<repo>/results``.
+
+    Every path under the results is derived from here (run folders: :mod:`reprolib.runs`)."""
     env = os.environ.get("REPROLIB_RESULTS")
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[1] / "results"
+    return default_results_root()
 
 
 def claims_dir() -> Path:

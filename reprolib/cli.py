@@ -125,7 +125,6 @@ def _run(args: argparse.Namespace) -> int:
 def _reports(args: argparse.Namespace) -> int:
     """Re-execute the pages that summarise results/ (cheap: they read CSVs, train nothing)."""
     from reprolib import chapters, claims, experiments, runner
-    from reprolib.provenance import REPO_ROOT
 
     if args.entries:  # first: they write the summary.csv and findings.csv the pages read
         experiments.check_budget(args.budget)
@@ -140,7 +139,7 @@ def _reports(args: argparse.Namespace) -> int:
         title = f"{chapters.PAPERS[paper]}: every table and finding"
         print(runner.execute("notebooks/chapter.ipynb", out, {"paper": paper}, title=title))
     chapters.write_headline()
-    if root.resolve() == (REPO_ROOT / "results").resolve():
+    if root.resolve() == claims.default_results_root().resolve():
         chapters.write_toc()
         print("wrote _toc.yml")
     else:  # the book's table of contents describes the committed results only
@@ -155,6 +154,15 @@ def _scaling(args: argparse.Namespace) -> int:
     experiments.check_budget(args.budget)
     table = scaling.write(args.budget, threads=args.threads)
     print(f"{len(table)} snapshot scores -> {claims.results_root() / 'scaling'}")
+    return 0
+
+
+def _explorer(args: argparse.Namespace) -> int:
+    """Execute the restoration explorer page; its executed copy is what the book shows."""
+    from reprolib import claims, runner
+
+    out = claims.results_root() / "explorer" / "explorer.ipynb"
+    print(runner.execute("notebooks/explorer.ipynb", out, {}))
     return 0
 
 
@@ -229,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     sc.add_argument("--budget", default="cpu", help="the budget whose runs are scored")
     sc.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     sc.set_defaults(func=_scaling)
+
+    ex = sub.add_parser("explorer", help="execute the restoration explorer page (no training)")
+    ex.set_defaults(func=_explorer)
 
     t = sub.add_parser("train", help="train one recipe (torchrun-compatible for several GPUs)")
     t.add_argument("recipe", help="e.g. memnet_sr, nlrn_denoise_sigma25 (reprolib.recipes)")

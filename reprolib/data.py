@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from reprolib.metrics import rgb2gray
+from reprolib.imageops import rgb2gray
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_VAR = "REPROLIB_DATA"
@@ -237,6 +237,22 @@ def load(name: str, *, limit: int | None = None, check: bool = True) -> list[Loa
             raise ValueError(f"limit must be a positive number of images, got {limit}")
         entries = entries[:limit]
     return [LoadedImage(key, _decode(path, split.gray)) for key, path, _ in entries]
+
+
+def load_image(name: str, stem: str) -> LoadedImage:
+    """One image of a set by its file stem (``"09"``, ``"butterfly_GT"``), decoded as
+    :func:`load` does, after its bytes are checked against the manifest."""
+    split = _split(name)
+    entries = {key.split("/", 1)[1]: (key, path, rec) for key, path, rec in files(name)}
+    if stem not in entries:
+        shown = ", ".join(list(entries)[:12]) + (", ..." if len(entries) > 12 else "")
+        raise KeyError(f"no image {stem!r} in set {name!r}; its images: {shown}")
+    key, path, rec = entries[stem]
+    if not path.is_file():
+        raise DatasetError(f"{key}: file {path} is missing (source: {source_of(name)})")
+    if _sha256(path) != rec["sha256"]:
+        raise DatasetError(f"{key}: {path} differs from MANIFEST.json")
+    return LoadedImage(key, _decode(path, split.gray))
 
 
 def iter_images(name: str, *, limit: int | None = None) -> Iterator[LoadedImage]:

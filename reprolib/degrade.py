@@ -18,15 +18,17 @@ Conventions
 Contents
 --------
 * :func:`add_gaussian_noise` -- AWGN (MemNet Sec. 5.1, RED-Net Sec. 5.2, NLRN Sec. 5).
-* :func:`bicubic_degrade`, :func:`modcrop` -- MATLAB bicubic down/up-sampling for SR (MemNet
-  Sec. 5.1, RED-Net Sec. 5.3, NLRN Sec. 5); the resize itself lives in :mod:`reprolib.imresize`.
+* :func:`bicubic_degrade` -- MATLAB bicubic down/up-sampling for SR (MemNet Sec. 5.1, RED-Net
+  Sec. 5.3, NLRN Sec. 5); the resize itself lives in :mod:`reprolib.imresize`, mod-crop in
+  :mod:`reprolib.imageops`.
 * :func:`jpeg` -- JPEG compression at a quality factor (MemNet Sec. 5.1, RED-Net Sec. 5.4).
 * :func:`fspecial_gaussian`, :func:`fspecial_disk`, :func:`fspecial_motion`,
   :func:`deblur_kernel`, :func:`blur` -- blur kernels of RED-Net Sec. 5.5 and the filtering.
 * :func:`text_overlay`, :func:`random_scratches` -- inpainting corruptions of RED-Net Sec. 5.6.
-* :func:`synthetic_shadow`, :func:`synthetic_motion_blur` -- synthetic *proxies* for MemoryNet's
-  ISTD shadow-removal and GoPro deblurring data (MemoryNet Sec. IV), which are not available
-  here. They are not the real datasets and results on them are not comparable with the paper.
+* :func:`synthetic_shadow`, :func:`synthetic_motion_blur`, :func:`synthetic_proxy` -- synthetic
+  *proxies* for MemoryNet's ISTD shadow-removal and GoPro deblurring data (MemoryNet Sec. IV),
+  which are not available here. They are not the real datasets and results on them are not
+  comparable with the paper.
 """
 
 from __future__ import annotations
@@ -41,12 +43,12 @@ import scipy.ndimage as ndi
 import scipy.signal as sps
 from PIL import Image, ImageDraw, ImageFont
 
-from reprolib.imresize import imresize, to_uint8_matlab
+from reprolib.imageops import to_uint8
+from reprolib.imresize import imresize
 
 __all__ = [
     "rng_for",
     "add_gaussian_noise",
-    "modcrop",
     "bicubic_degrade",
     "jpeg",
     "ijg_quant_table",
@@ -60,9 +62,14 @@ __all__ = [
     "random_scratches",
     "synthetic_shadow",
     "synthetic_motion_blur",
+    "synthetic_proxy",
+    "PROXY_TASKS",
 ]
 
 _EPS = np.finfo(np.float64).eps
+
+#: The synthetic stand-ins for MemoryNet's tasks (:func:`synthetic_proxy`).
+PROXY_TASKS: tuple[str, ...] = ("shadow", "motion_blur")
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,7 +126,7 @@ def _check_key(key: object) -> None:
 def _like_input(out: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """Return ``out`` as uint8 (MATLAB rounding) when ``ref`` is uint8, else as float64."""
     if ref.dtype == np.uint8:
-        return to_uint8_matlab(out)
+        return to_uint8(out)
     return np.asarray(out, dtype=np.float64)
 
 
@@ -177,22 +184,12 @@ def _check_scale(scale: object) -> int:
     return int(scale)  # type: ignore[arg-type]
 
 
-def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
-    """Crop the bottom/right so height and width are multiples of ``scale`` (MATLAB ``modcrop``)."""
-    arr = _check_image(img)
-    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
-        raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
-    h, w = arr.shape[:2]
-    return arr[: h - h % scale, : w - w % scale]
-
-
 def bicubic_degrade(hr: np.ndarray, scale: int, *, output: str = "float") -> np.ndarray:
     """Bicubic down-sampling by ``scale`` then up-sampling back (MATLAB ``imresize`` twice).
 
     This is the SR input of MemNet (Sec. 5.1 and official code), RED-Net (Sec. 5.3) and NLRN
-    (Sec. 5): the HR
-    image (already :func:`modcrop`-ed, else ``ValueError``) is resized by ``1/scale`` and back by
-    ``scale`` with :func:`reprolib.imresize.imresize`.
+    (Sec. 5): the HR image (already :func:`reprolib.imageops.modcrop`-ed, else ``ValueError``)
+    is resized by ``1/scale`` and back by ``scale`` with :func:`reprolib.imresize.imresize`.
 
     ``output`` selects the arithmetic:
 
@@ -218,7 +215,7 @@ def bicubic_degrade(hr: np.ndarray, scale: int, *, output: str = "float") -> np.
             raise ValueError(f"output='uint8_per_pass' needs uint8 input, got {arr.dtype}")
         return imresize(imresize(arr, 1.0 / s), float(s))
     up = imresize(imresize(arr.astype(np.float64), 1.0 / s), float(s))
-    return to_uint8_matlab(up) if output == "uint8" else up
+    return to_uint8(up) if output == "uint8" else up
 
 
 # --------------------------------------------------------------------------------------------
@@ -755,3 +752,22 @@ def synthetic_motion_blur(
     angle = rng.uniform(0.0, 180.0)
     kernel = fspecial_motion(length, angle)
     return blur(arr, kernel, boundary=boundary), kernel
+
+
+def synthetic_proxy(
+    img_rgb: np.ndarray, task: str, *, key: str | int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The degraded uint8 image of one MemoryNet proxy task, and its shadow mask.
+
+    ``task`` is ``"shadow"`` (:func:`synthetic_shadow`; the mask is its bool ``HxW`` shadow
+    region) or ``"motion_blur"`` (:func:`synthetic_motion_blur`, rounded to uint8 as a stored
+    image would be; the mask is ``None``). Training patches and test pairs both come from here,
+    so a proxy image is degraded the same way wherever it is used.
+    """
+    if task == "shadow":
+        shadowed, mask, _ = synthetic_shadow(img_rgb, key=key)
+        return shadowed, mask
+    if task == "motion_blur":
+        blurred = np.asarray(synthetic_motion_blur(img_rgb, key=key)[0])
+        return (blurred if blurred.dtype == np.uint8 else to_uint8(blurred)), None
+    raise ValueError(f"proxy task must be one of {PROXY_TASKS}, got {task!r}")

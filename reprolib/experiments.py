@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from reprolib import claims, recipes, stats
+from reprolib import claims, recipes, runs, stats
 from reprolib.provenance import REPO_ROOT
 from reprolib.recipes import BUDGETS
 
@@ -89,9 +88,9 @@ class Experiment:
         """The seeds of ``run`` that have a run folder at ``budget`` (sorted)."""
         found = []
         for d in (self.folder / budget).glob(f"{run.name}*"):
-            m = _SEED_DIR.fullmatch(d.name)
-            if d.is_dir() and m and m.group(1) == run.name:
-                found.append(int(m.group(2) or 0))
+            name, seed = runs.split_seed(d.name)
+            if d.is_dir() and name == run.name:
+                found.append(seed)
         return sorted(found)
 
     def spec_hash(self, run: Run, budget: str, seed: int = 0) -> str:
@@ -130,14 +129,7 @@ class Experiment:
         return out
 
 
-_SEED_DIR = re.compile(r"(.+?)(?:__seed(\d+))?")
-
-
-def seed_dir_name(run_name: str, seed: int) -> str:
-    """The run folder name of one seed: the run's name for seed 0, ``<run>__seed<k>`` else."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"a seed is a non-negative integer, got {seed!r}")
-    return run_name if seed == 0 else f"{run_name}__seed{seed}"
+seed_dir_name = runs.seed_dir_name
 
 
 def load(path: Path = REGISTRY) -> dict[str, Experiment]:
@@ -171,16 +163,16 @@ def check_budget(budget: str) -> str:
 def is_current(exp: Experiment, run: Run, budget: str, seed: int = 0) -> bool:
     """A run is current when its metrics exist and were produced from the same spec."""
     d = exp.run_dir(run, budget, seed)
-    stamp = d / "spec.json"
+    stamp = d / runs.SPEC
     return (
-        (d / "metrics.csv").exists()
+        (d / runs.METRICS).exists()
         and stamp.exists()
         and (json.loads(stamp.read_text()).get("hash") == exp.spec_hash(run, budget, seed))
     )
 
 
 #: The files of a finished training run that another entry can reuse (not its evaluation).
-TRAINED_FILES = ("train_summary.json", "model.pt", "log.csv")
+TRAINED_FILES = runs.TRAINED_FILES
 
 
 def find_trained(recipe: recipes.Recipe, exclude: Path | None = None) -> Path | None:
@@ -190,7 +182,7 @@ def find_trained(recipe: recipes.Recipe, exclude: Path | None = None) -> Path | 
     depend only on the recipe (:data:`reprolib.recipes.EVALUATION_ONLY_FIELDS` aside) and its
     seed, so they are trained once.
     """
-    for summary in sorted(claims.results_root().glob(f"*/*/{recipe.budget}/*/train_summary.json")):
+    for summary in sorted(claims.results_root().glob(f"*/*/{recipe.budget}/*/{runs.SUMMARY}")):
         folder = summary.parent
         if exclude is not None and folder.resolve() == Path(exclude).resolve():
             continue
@@ -202,7 +194,7 @@ def find_trained(recipe: recipes.Recipe, exclude: Path | None = None) -> Path | 
 def trained_with(folder: Path, recipe: recipes.Recipe) -> bool:
     """Whether ``folder`` holds a finished training of ``recipe`` (evaluation fields aside)."""
     info = _train_info(folder)
-    if info.get("status") != "finished" or not (folder / "model.pt").exists():
+    if info.get("status") != "finished" or not (folder / runs.MODEL).exists():
         return False
     try:
         done = recipes.recipe_from_dict(info["recipe_fields"])
@@ -214,13 +206,13 @@ def trained_with(folder: Path, recipe: recipes.Recipe) -> bool:
 def reuse_trained(donor: Path, target: Path) -> None:
     """Copy a finished run's weights, log and summary into ``target`` (noting where from)."""
     target.mkdir(parents=True, exist_ok=True)
-    for name in (*TRAINED_FILES, "metrics.csv", "per_image.csv", "spec.json"):
+    for name in (*TRAINED_FILES, runs.METRICS, runs.PER_IMAGE, runs.SPEC):
         (target / name).unlink(missing_ok=True)
     for name in TRAINED_FILES:
         shutil.copy2(donor / name, target / name)
     rel = donor.relative_to(claims.results_root()) if donor.is_relative_to(
         claims.results_root()) else donor  # fmt: skip
-    (target / "REUSED_FROM").write_text(f"{rel}\n")
+    runs.write_text(target / runs.REUSED_FROM, f"{rel}\n")
 
 
 def select_runs(exp: Experiment, only: Sequence[str] | None = None) -> tuple[Run, ...]:
@@ -281,7 +273,7 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
         return
     # A finished run of another spec (a recipe or the registry changed) is superseded, as
     # is any run under --force; an unfinished run of the same spec resumes.
-    stale = (d / "spec.json").exists() and not is_current(exp, r, budget, seed)
+    stale = (d / runs.SPEC).exists() and not is_current(exp, r, budget, seed)
     # Only the evaluation grid changed (e.g. a set added): keep the weights, score again.
     same_training = stale and trained_with(d, exp.recipe_for(r, budget, seed))
     overwrite = force or (stale and not same_training)
@@ -292,7 +284,7 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
         print(f"[{eid}] {label}: same training recipe as {donor}; its weights are reused "
               "and evaluated on this entry's grid", flush=True)  # fmt: skip
     else:
-        (d / "REUSED_FROM").unlink(missing_ok=True)
+        (d / runs.REUSED_FROM).unlink(missing_ok=True)
         action = ("re-evaluating (evaluation grid changed; same training)" if same_training
                   else "re-training (spec changed)" if stale else "training")  # fmt: skip
         print(f"[{eid}] {label}: {action} at budget {budget!r} ...", flush=True)
@@ -303,11 +295,11 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
         "threads": threads, "overwrite": overwrite,
     }  # fmt: skip
     if overwrite:
-        (d / "spec.json").unlink(missing_ok=True)
-    runner.execute(TRAIN_NOTEBOOK, d / "train.ipynb", params)
+        (d / runs.SPEC).unlink(missing_ok=True)
+    runner.execute(TRAIN_NOTEBOOK, d / runs.NOTEBOOK, params)
     params.pop("overwrite")
     stamp = {"hash": exp.spec_hash(r, budget, seed), "seed": seed, **params}
-    (d / "spec.json").write_text(json.dumps(stamp))
+    runs.write_text(d / runs.SPEC, json.dumps(stamp))
 
 
 def render_report(eid: str, budget: str) -> Path:
@@ -335,7 +327,7 @@ def _run_state(exp: Experiment, run: Run, budget: str, seed: int = 0) -> str:
     d = exp.run_dir(run, budget, seed)
     if is_current(exp, run, budget, seed):
         return "current"
-    if (d / "metrics.csv").exists():
+    if (d / runs.METRICS).exists():
         return "stale"
     return "partial" if d.is_dir() and any(d.iterdir()) else "not run"
 
@@ -347,10 +339,7 @@ def _weights_elsewhere(exp: Experiment, run: Run, budget: str, state: str, seed:
     return "" if donor is None else str(donor.relative_to(claims.results_root()))
 
 
-def _train_info(run_dir: Path) -> dict[str, Any]:
-    """A run folder's ``train_summary.json`` ({} before its training has finished once)."""
-    path = run_dir / "train_summary.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+_train_info = runs.read_summary
 
 
 def run_status(budgets: Sequence[str] | None = None) -> pd.DataFrame:
@@ -369,7 +358,7 @@ def run_status(budgets: Sequence[str] | None = None) -> pd.DataFrame:
             for r in exp.runs:
                 for seed in sorted(set(exp.seeds) | set(exp.seeds_on_disk(r, budget))):
                     d = exp.run_dir(r, budget, seed)
-                    info, reused = _train_info(d), d / "REUSED_FROM"
+                    info, reused = _train_info(d), d / runs.REUSED_FROM
                     state = _run_state(exp, r, budget, seed)
                     rows.append({
                         "experiment": eid, "run": r.name, "seed": seed, "budget": budget,
@@ -414,10 +403,10 @@ def seed_metrics(exp: Experiment, budget: str) -> pd.DataFrame:
     for r in exp.runs:
         for seed in exp.seeds_on_disk(r, budget):
             d = exp.run_dir(r, budget, seed)
-            if not (d / "metrics.csv").exists():
+            if not (d / runs.METRICS).exists():
                 continue
-            m = pd.read_csv(d / "metrics.csv")
-            info = json.loads((d / "train_summary.json").read_text())
+            m = pd.read_csv(d / runs.METRICS)
+            info = _train_info(d)
             m["method"] = r.label
             m["run"] = r.name
             m["seed"] = seed
@@ -452,7 +441,7 @@ def per_image(exp: Experiment, budget: str) -> pd.DataFrame:
     frames = []
     for r in exp.runs:
         for seed in exp.seeds_on_disk(r, budget):
-            path = exp.run_dir(r, budget, seed) / "per_image.csv"
+            path = exp.run_dir(r, budget, seed) / runs.PER_IMAGE
             if path.exists():
                 scores = pd.read_csv(path, dtype={"image": str})
                 frames.append(scores.assign(run=r.name, method=r.label, seed=seed))
@@ -482,8 +471,7 @@ def input_baseline(exp: Experiment, budget: str, progress: bool = False) -> pd.D
     (e.g. a residual branch that collapsed to zero), and the entry's findings then say nothing
     about the paper. Cached in ``<budget>/input_baseline.csv``; only new cells are measured.
     """
-    from reprolib.baselines import identity  # these import torch; keep this module light
-    from reprolib.train import score_restorer
+    from reprolib import evaluate, restorers
 
     m = run_metrics(exp, budget)
     cols = ["protocol", "dataset", "setting", "n_images"]
@@ -495,8 +483,8 @@ def input_baseline(exp: Experiment, budget: str, progress: bool = False) -> pd.D
     new = cells.merge(old[cols], how="left", on=cols, indicator=True)
     rows = [old]
     for _, c in new[new["_merge"] == "left_only"].iterrows():
-        per_image = score_restorer(
-            identity, "input", c["dataset"], c["setting"], c["protocol"],
+        per_image = evaluate.measure(
+            restorers.identity, c["dataset"], c["setting"], c["protocol"], method_name="input",
             limit=int(c["n_images"]), progress=progress,
         )  # fmt: skip
         # Rounded as the cache stores them, so a fresh and a cached baseline give the same gain.
@@ -564,12 +552,12 @@ def run_facts(exp: Experiment, budget: str, measured: pd.DataFrame) -> dict[str,
     out = {}
     for r in exp.runs:
         seeds = [k for k in exp.seeds_on_disk(r, budget)
-                 if (exp.run_dir(r, budget, k) / "per_image.csv").exists()]  # fmt: skip
+                 if (exp.run_dir(r, budget, k) / runs.PER_IMAGE).exists()]  # fmt: skip
         if not seeds:
             continue
         changes = []
         for k in seeds:
-            log = exp.run_dir(r, budget, k) / "log.csv"
+            log = exp.run_dir(r, budget, k) / runs.LOG
             changes.append(stats.convergence(pd.read_csv(log))[1] if log.exists() else np.nan)
         worst = max(changes, key=lambda c: np.inf if np.isnan(c) else abs(c))
         out[r.name] = stats.RunFacts(
@@ -668,7 +656,7 @@ def learning_curves(exp: Experiment, budget: str) -> dict[str, pd.DataFrame]:
     """Training logs of every run that has one."""
     logs = {}
     for r in exp.runs:
-        path = exp.run_dir(r, budget) / "log.csv"
+        path = exp.run_dir(r, budget) / runs.LOG
         if path.exists():
             logs[r.name] = pd.read_csv(path)
     return logs

@@ -1,25 +1,23 @@
-"""Look at restorations image by image: one case computed on demand, a live and a static explorer.
+"""Look at restorations image by image: every paper's trained models beside the baselines.
 
 The papers show their methods side by side on a few images, with the same zoomed region cut
-out of every panel (MemNet Figs. 7-9, RED-Net Figs. 4-6). This module does the same for any
-method this project can run:
+out of every panel (MemNet Figs. 7-9, RED-Net Figs. 14-16). This module does the same for
+every method this project can run, the baselines and the trained models of all four papers
+(:mod:`reprolib.restorers`):
 
-* :func:`compute_case` builds one test pair as the evaluation does (a protocol's channel and
-  ground truth, :func:`reprolib.evaluate.degraded_input`), restores it and scores it, so the
-  pictures and the numbers come from the same code path as the tables;
-* :func:`live_explorer` is an ipywidgets UI for a running kernel: any set, image, setting and
-  method, recomputed (and cached) on change;
-* :func:`static_explorer` turns precomputed :class:`Case` objects into widgets that need no
-  kernel: PNGs in ``widgets.Image`` inside a ``widgets.Stack``, switched in the browser by
-  ``jslink``. Executed with the widget state stored (nbclient/papermill store it by default),
-  it stays interactive in the book's static HTML;
-* :func:`curated_cases` is the small set the book shows, using only methods that need no
-  training.
-
-Methods are looked up by name in :data:`METHODS`. It holds the baselines of
-:mod:`reprolib.baselines`; anything else (a trained model) is added with
-:func:`register_method`, or found under ``results/**/model.pt`` by a loader installed with
-:func:`set_checkpoint_loader` (see :func:`discover_checkpoints`).
+* :func:`compare` forms one test pair through the study's evaluation path
+  (:func:`reprolib.evaluate.make_pair`), restores it with several methods and scores every
+  restoration as the tables do: a :class:`Comparison`, whose pictures and numbers come from the
+  same code; :func:`compute_case` is its one-method view (:class:`Case`);
+* :func:`showcase` computes the curated comparisons of the book's page (:data:`SHOWCASE`): per
+  task, the papers' own showcase images where they are in the available sets, with the trained
+  models that apply (each run at the best budget present, labelled with budget and seed);
+* :func:`static_explorer` turns comparisons into widgets that need no kernel: PNGs in
+  ``widgets.Image`` inside ``widgets.Stack``, switched in the browser by ``jslink``. Executed
+  with the widget state stored (nbclient/papermill store it by default), the page stays
+  interactive in the book's static HTML;
+* :func:`live_explorer` is an ipywidgets UI for a running kernel: any test set, image, setting
+  and any methods that apply, trained models included, recomputed (and cached) on change.
 """
 
 from __future__ import annotations
@@ -27,32 +25,36 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from reprolib import claims, data, metrics, protocols
-from reprolib.evaluate import Restorer, degraded_input
+from reprolib import data, evaluate, imageops, protocols, restorers
 
 # --------------------------------------------------------------------------------------------
-# methods
+# what can be explored
 # --------------------------------------------------------------------------------------------
-
-TASKS = ("sr", "denoise", "jpeg")
 
 #: The protocol each task is scored under unless another is asked for.
-DEFAULT_PROTOCOL = {"sr": "memnet_sr", "denoise": "dncnn_denoise", "jpeg": "memnet_jpeg"}
+DEFAULT_PROTOCOL = {
+    "sr": "memnet_sr", "denoise": "dncnn_denoise", "jpeg": "memnet_jpeg", "shadow": "proxy",
+    "motion_blur": "proxy",
+}  # fmt: skip
 
 #: Test sets offered by the live explorer (every name :mod:`reprolib.data` knows also works).
-DATASETS = ("Set12", "BSD68", "Set5", "Set14", "BSD100", "Urban100", "Classic5", "LIVE1")
+DATASETS = (
+    "Set12", "BSD68", "BSD200", "Set5", "Set14", "BSD100", "Urban100", "Classic5", "LIVE1",
+)  # fmt: skip
 
 #: Settings offered by the live explorer (any setting :func:`protocols.parse_setting` accepts
-#: works in :func:`compute_case`).
-SETTINGS = ("sigma15", "sigma25", "sigma50", "x2", "x3", "x4", "q10", "q20", "q30", "q40")
+#: works in :func:`compare`): every level a trained model of the study was trained at.
+SETTINGS = (
+    "sigma15", "sigma25", "sigma30", "sigma50", "sigma70", "x2", "x3", "x4", "q10", "q20",
+    "q30", "q40", "shadow", "motion_blur",
+)  # fmt: skip
 
 #: Readable names of Set12's numbered files (the DnCNN test set's usual order).
 SET12_NAMES = {
@@ -62,136 +64,141 @@ SET12_NAMES = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Method:
-    """A restoration method the explorer can run.
+def image_names(dataset: str) -> list[str]:
+    """File stems of a set's images, sorted (the names :func:`compare` accepts)."""
+    return [key.split("/", 1)[1] for key, _, _ in data.files(dataset)]
 
-    Attributes:
-        name: the name shown and looked up (unique in :data:`METHODS`).
-        factory: ``setting -> restorer``; the restorer maps a degraded single-channel float
-            image on [0, 1] to its restoration on [0, 1] (:data:`reprolib.evaluate.Restorer`).
-        tasks: the tasks (``"sr"``, ``"denoise"``, ``"jpeg"``) it applies to.
-        description: one line for the reader (what the method is, where its weights are from).
+
+def _resolve_image(dataset: str, image: str) -> str:
+    """The file stem an image name means: itself, a Set12 alias (``"Barbara"``), any case, or
+    a Set5-style name without its suffix (``"butterfly"`` for ``"butterfly_GT"``)."""
+    names = image_names(dataset)  # unknown sets raise DatasetError listing the known ones
+    if image in names:
+        return image
+    lower = {n.lower(): n for n in names}
+    aliases = {v.lower(): k for k, v in SET12_NAMES.items()} if dataset == "Set12" else {}
+    prefixes = [n.lower().split("_")[0] for n in names]
+    stripped = {p: n for p, n in zip(prefixes, names) if prefixes.count(p) == 1}
+    low = image.lower()
+    return lower.get(low) or aliases.get(low) or stripped.get(low) or image
+
+
+# --------------------------------------------------------------------------------------------
+# comparisons
+# --------------------------------------------------------------------------------------------
+
+
+def _luma(img: np.ndarray) -> np.ndarray:
+    """The channel an image is scored on, as float64: itself, or Y of an RGB proxy image."""
+    return np.asarray(imageops.rgb2y(img) if img.ndim == 3 else img, dtype=np.float64)
+
+
+@dataclass
+class Panel:
+    """One method's restoration of a comparison's input.
+
+    ``restored`` is uint8 (for display); ``diff`` is the restoration minus the reference on the
+    channel the protocol scores (Y for the RGB proxies), 0-255 scale, float32, from the output
+    as scored (rounded where the protocol rounds). ``psnr``/``ssim`` are the protocol's scores.
     """
 
-    name: str
-    factory: Callable[[str], Restorer]
-    tasks: frozenset[str]
+    method: str
+    caption: str
+    restored: np.ndarray
+    diff: np.ndarray
+    psnr: float
+    ssim: float
+    seconds: float = 0.0
     description: str = ""
 
-    def applies_to(self, setting: str) -> bool:
-        """Whether this method can restore inputs degraded at ``setting``."""
-        return protocols.parse_setting(setting)[0] in self.tasks
 
+@dataclass
+class Comparison:
+    """One test image at one setting, restored by several methods, from the same input.
 
-def _baseline(name: str, tasks: Iterable[str], description: str) -> Method:
-    from reprolib import baselines  # imports torch models; only when a method is used
-
-    def factory(setting: str) -> Restorer:
-        return baselines.restorer(name, setting)
-
-    return Method(name, factory, frozenset(tasks), description)
-
-
-#: Every method known by name. Baselines are always here; trained models are added by
-#: :func:`register_method` or :func:`discover_checkpoints`.
-METHODS: dict[str, Method] = {
-    m.name: m
-    for m in [
-        _baseline("Noisy", ["denoise"], "the noisy input itself (no restoration)"),
-        _baseline("Bicubic", ["sr"], "MATLAB-compatible bicubic up-sampling (the network input)"),
-        _baseline("JPEG", ["jpeg"], "the JPEG-decoded input itself (no restoration)"),
-        _baseline("BM3D", ["denoise"], "BM3D (bm3d package) at the true noise level"),
-        _baseline(
-            "DnCNN", TASKS, "published DnCNN weights: DnCNN-S per sigma, DnCNN-3 for SR/JPEG"
-        ),
-        _baseline("DnCNN-B", ["denoise"], "published blind Gaussian DnCNN-B weights"),
-        _baseline("DnCNN-3", TASKS, "published DnCNN-3 weights (one model for all three tasks)"),
-    ]
-}
-
-#: Turns a ``model.pt`` path into a :class:`Method` (or ``None`` to skip it); see
-#: :func:`set_checkpoint_loader`. Unset until the project's checkpoint loader exists.
-_checkpoint_loader: Callable[[Path], Method | None] | None = None
-
-
-def register_method(method: Method, *, replace: bool = False) -> Method:
-    """Make ``method`` available by name (e.g. a trained model wrapped in a restorer).
-
-    Re-registering a name raises ``ValueError`` unless ``replace`` is set, so two checkpoints
-    cannot silently shadow each other.
+    ``degraded`` is the network input (bicubic-upsampled for SR) and ``ground_truth`` the
+    reference, both uint8 in the protocol's channel (RGB for the proxies) and of one size
+    (``crop``, ``(top, left, height, width)`` of the protocol's reference, when cut). Scores
+    are computed by the protocol exactly as in the tables (SR border shave included), per
+    image and, when cropped, for the crop only.
     """
-    unknown = set(method.tasks) - set(TASKS)
-    if unknown:
-        raise ValueError(f"method {method.name!r}: unknown task(s) {sorted(unknown)}")
-    if method.name in METHODS and not replace:
-        raise ValueError(f"method {method.name!r} is already registered")
-    METHODS[method.name] = method
-    return method
 
+    dataset: str
+    image: str
+    key: str
+    setting: str
+    protocol: str
+    degraded: np.ndarray
+    ground_truth: np.ndarray
+    psnr_degraded: float
+    ssim_degraded: float
+    panels: list[Panel]
+    crop: tuple[int, int, int, int] | None = None
+    note: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
 
-def set_checkpoint_loader(loader: Callable[[Path], Method | None] | None) -> None:
-    """Install the hook that turns a ``results/**/model.pt`` file into a :class:`Method`.
+    @property
+    def task(self) -> str:
+        return protocols.parse_setting(self.setting)[0]
 
-    The loader receives the checkpoint's path and returns a :class:`Method` (its ``factory``
-    builds the model and returns e.g. ``lambda x: inference.restore(model, x, tile=256)``), or
-    ``None`` for a file it does not handle. ``None`` uninstalls the hook.
-    """
-    global _checkpoint_loader
-    _checkpoint_loader = loader
+    @property
+    def image_label(self) -> str:
+        """``Set12/09 (Barbara)``-style name of the image."""
+        alias = SET12_NAMES.get(self.image) if self.dataset == "Set12" else None
+        return f"{self.dataset}/{self.image}" + (f" ({alias})" if alias else "")
 
+    @property
+    def label(self) -> str:
+        """One line naming it, e.g. ``Set12/09 (Barbara), sigma25: BM3D``."""
+        text = f"{self.image_label}, {self.setting}"
+        if len(self.panels) == 1:
+            text += f": {self.panels[0].method}"
+        return text + (f" - {self.note}" if self.note else "")
 
-def discover_checkpoints(root: str | Path | None = None) -> list[Method]:
-    """Register every checkpoint under ``root`` (default ``results/``) the loader accepts.
+    def case(self, index: int = 0) -> Case:
+        """The one-method view of panel ``index``."""
+        p = self.panels[index]
+        return Case(
+            dataset=self.dataset, image=self.image, key=self.key, setting=self.setting,
+            method=p.method, protocol=self.protocol, degraded=self.degraded,
+            restored=p.restored, ground_truth=self.ground_truth, diff=p.diff,
+            psnr_degraded=self.psnr_degraded, ssim_degraded=self.ssim_degraded,
+            psnr_restored=p.psnr, ssim_restored=p.ssim, crop=self.crop, seconds=p.seconds,
+            metadata={**self.metadata, "method_description": p.description},
+        )  # fmt: skip
 
-    Without a loader (:func:`set_checkpoint_loader`) nothing is found, so the explorer works
-    before any model is trained. Already registered names are replaced (a rerun overwrites).
-    """
-    if _checkpoint_loader is None:
-        return []
-    root = Path(root) if root is not None else claims.results_root()
-    found = []
-    for path in sorted(root.glob("**/model.pt")):
-        method = _checkpoint_loader(path)
-        if method is not None:
-            found.append(register_method(method, replace=True))
-    return found
-
-
-def available_methods(setting: str | None = None, *, checkpoints: bool = True) -> list[str]:
-    """Names of the methods that apply to ``setting`` (all methods when ``None``).
-
-    With ``checkpoints`` the trained models found by :func:`discover_checkpoints` are included.
-    """
-    if checkpoints:
-        discover_checkpoints()
-    return [n for n, m in METHODS.items() if setting is None or m.applies_to(setting)]
-
-
-def get_method(name: str) -> Method:
-    """Look a method up by name; unknown names list the known ones."""
-    if name not in METHODS:
-        discover_checkpoints()
-    if name not in METHODS:
-        raise KeyError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
-    return METHODS[name]
-
-
-# --------------------------------------------------------------------------------------------
-# one case
-# --------------------------------------------------------------------------------------------
+    def scores_html(self) -> str:
+        """The comparison's numbers as a short HTML paragraph and table."""
+        crop = ""
+        if self.crop is not None:
+            t, left, h, w = self.crop
+            crop = f"; crop {h}x{w} at (row {t}, col {left})"
+        rows = [("input", self.psnr_degraded, self.ssim_degraded, "", "")]
+        rows += [
+            (p.caption, p.psnr, p.ssim, f"{p.psnr - self.psnr_degraded:+.2f}", f"{p.seconds:.1f}")
+            for p in self.panels
+        ]
+        body = "".join(
+            f"<tr><td>{name}</td><td>{psnr:.2f}</td><td>{ssim:.4f}</td><td>{gain}</td>"
+            f"<td>{secs}</td></tr>"
+            for name, psnr, ssim, gain, secs in rows
+        )
+        return (
+            f"<b>{self.label}</b><br><small>protocol {self.protocol}{crop}; PSNR (dB) and SSIM "
+            "of the region shown; seconds on this machine</small>"
+            "<table><tr><th>method</th><th>PSNR</th><th>SSIM</th><th>gain</th><th>s</th></tr>"
+            f"{body}</table>"
+        )
 
 
 @dataclass
 class Case:
-    """One image restored by one method at one setting, with everything needed to show it.
+    """One image restored by one method at one setting (a one-panel :class:`Comparison`).
 
-    Images are uint8 single-channel arrays in the protocol's channel (Y or gray) and of the
-    same size: ``degraded`` is the network input (bicubic-upsampled for SR), ``restored`` the
-    method's output and ``ground_truth`` the reference. ``diff`` is restored minus ground truth
-    on the 0-255 scale (float32, from the output as scored, so rounded where the protocol
-    rounds). Scores are computed by the protocol exactly as in the tables (including any SR
-    border shave); they are per image and, when ``crop`` is set, for the crop only.
+    Images are uint8 arrays in the protocol's channel and of one size: ``degraded`` is the
+    network input, ``restored`` the method's output and ``ground_truth`` the reference.
+    ``diff`` is restored minus ground truth on the scored channel, 0-255 scale (float32, from
+    the output as scored). Scores are the protocol's, per image or for the crop only.
     """
 
     dataset: str
@@ -212,20 +219,30 @@ class Case:
     seconds: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def comparison(self) -> Comparison:
+        """The case as a one-panel :class:`Comparison`."""
+        panel = Panel(
+            self.method, self.method, self.restored, self.diff, self.psnr_restored,
+            self.ssim_restored, self.seconds, self.metadata.get("method_description", ""),
+        )  # fmt: skip
+        return Comparison(
+            self.dataset, self.image, self.key, self.setting, self.protocol, self.degraded,
+            self.ground_truth, self.psnr_degraded, self.ssim_degraded, [panel], self.crop,
+            metadata=self.metadata,
+        )  # fmt: skip
+
     @property
     def task(self) -> str:
         return protocols.parse_setting(self.setting)[0]
 
     @property
     def image_label(self) -> str:
-        """``Set12/09 (Barbara)``-style name of the image."""
-        alias = SET12_NAMES.get(self.image) if self.dataset == "Set12" else None
-        return f"{self.dataset}/{self.image}" + (f" ({alias})" if alias else "")
+        return self.comparison().image_label
 
     @property
     def label(self) -> str:
         """One line naming the case, e.g. ``Set12/09 (Barbara), sigma25: BM3D``."""
-        return f"{self.image_label}, {self.setting}: {self.method}"
+        return self.comparison().label
 
     @property
     def psnr_gain(self) -> float:
@@ -233,57 +250,11 @@ class Case:
         return self.psnr_restored - self.psnr_degraded
 
     def scores_html(self) -> str:
-        """The case's numbers as a short HTML paragraph."""
-        crop = ""
-        if self.crop is not None:
-            t, left, h, w = self.crop
-            crop = f"; crop {h}x{w} at (row {t}, col {left})"
-        return (
-            f"<b>{self.label}</b><br>"
-            f"input: PSNR {self.psnr_degraded:.2f} dB, SSIM {self.ssim_degraded:.4f} &rarr; "
-            f"{self.method}: PSNR <b>{self.psnr_restored:.2f} dB</b>, SSIM "
-            f"<b>{self.ssim_restored:.4f}</b> (gain {self.psnr_gain:+.2f} dB)<br>"
-            f"<small>protocol {self.protocol}{crop}; {self.seconds:.1f} s on this machine"
-            "</small>"
-        )
-
-
-def image_names(dataset: str) -> list[str]:
-    """File stems of a set's images, sorted (the names :func:`compute_case` accepts)."""
-    return [key.split("/", 1)[1] for key, _, _ in data.files(dataset)]
-
-
-def _find_image(dataset: str, image: str) -> tuple[str, np.ndarray]:
-    """Key and pixels of one image, loading only that file (its bytes checked)."""
-    entries = data.files(dataset)  # unknown sets raise DatasetError listing the known ones
-    names = {key.split("/", 1)[1]: (key, path, rec) for key, path, rec in entries}
-    wanted = image
-    if wanted not in names:
-        lower = {n.lower(): n for n in names}
-        aliases = {v.lower(): k for k, v in SET12_NAMES.items()} if dataset == "Set12" else {}
-        prefixes = [n.lower().split("_")[0] for n in names]  # "butterfly" for "butterfly_GT"
-        stripped = {p: n for p, n in zip(prefixes, names) if prefixes.count(p) == 1}
-        low = image.lower()
-        wanted = lower.get(low) or aliases.get(low) or stripped.get(low) or image
-    if wanted not in names:
-        shown = ", ".join(list(names)[:12]) + (", ..." if len(names) > 12 else "")
-        raise KeyError(f"no image {image!r} in set {dataset!r}; its images: {shown}")
-    key, path, rec = names[wanted]
-    if not path.is_file():
-        raise data.DatasetError(
-            f"{key}: file {path} is missing (source: {data.source_of(dataset)})"
-        )
-    if hashlib.sha256(path.read_bytes()).hexdigest() != rec["sha256"]:
-        raise data.DatasetError(f"{key}: {path} differs from MANIFEST.json")
-    with Image.open(path) as img:
-        pixels = np.asarray(img.convert("L" if img.mode in ("L", "1") else "RGB"))
-    if data.SPLITS[dataset].gray and pixels.ndim == 3:
-        pixels = metrics.rgb2gray(pixels)
-    return key, pixels
+        return self.comparison().scores_html()
 
 
 def _crop_box(
-    shape: tuple[int, int], crop: int | tuple[int, int, int] | None, scale: int
+    shape: tuple[int, ...], crop: int | tuple[int, int, int] | None, scale: int
 ) -> tuple[int, int, int, int] | None:
     """``(top, left, height, width)`` of the requested crop, clipped to the image.
 
@@ -292,7 +263,7 @@ def _crop_box(
     """
     if crop is None:
         return None
-    h, w = shape
+    h, w = shape[:2]
     if isinstance(crop, (int, np.integer)):
         size, top, left = int(crop), None, None
     else:
@@ -309,6 +280,102 @@ def _crop_box(
     return top, left, ch, cw
 
 
+def _pair(
+    dataset: str,
+    image: str,
+    setting: str,
+    protocol: str | None,
+    crop: int | tuple[int, int, int] | None,
+) -> tuple[evaluate.Pair, tuple[int, int, int, int] | None, tuple[int, ...]]:
+    """The (cropped) test pair of one image, its crop box and the stored image's shape."""
+    task, level = protocols.parse_setting(setting)
+    proto = protocols.get(protocol or DEFAULT_PROTOCOL[task])
+    proto.task_of(setting)
+    loaded = data.load_image(dataset, _resolve_image(dataset, image))
+    scale = level if task == "sr" else 1
+    box = _crop_box(proto.ground_truth(loaded.pixels, dataset, scale).shape, crop, scale)
+    pair = evaluate.make_pair(loaded, dataset, setting, proto.name, box=box)
+    return pair, box, loaded.pixels.shape
+
+
+def _scored_diff(pair: evaluate.Pair, restored: np.ndarray) -> np.ndarray:
+    """Restoration minus reference on the scored channel, from the output as scored."""
+    proto = protocols.get(pair.protocol)
+    out = restored * 255.0
+    if proto.round_output:
+        out = imageops.to_uint8(out)
+    return (_luma(out) - _luma(pair.target)).astype(np.float32)
+
+
+def _panel(pair: evaluate.Pair, name: str) -> Panel:
+    """Restore a pair with the method called ``name`` and score the result."""
+    method = restorers.get(name)
+    if not method.applies_to(pair.setting):
+        raise ValueError(
+            f"method {name!r} does not apply to {protocols.parse_setting(pair.setting)[0]} "
+            f"setting {pair.setting!r}; methods that do: "
+            f"{', '.join(restorers.available(pair.setting))}"
+        )
+    restore = method.factory(pair.setting)
+    t0 = time.perf_counter()
+    y = np.asarray(restore(pair.degraded), dtype=np.float64)
+    seconds = time.perf_counter() - t0
+    if y.shape != pair.degraded.shape:
+        raise ValueError(
+            f"method {name!r} returned shape {y.shape}, expected {pair.degraded.shape}"
+        )
+    psnr, ssim = pair.score(y)
+    restored = imageops.to_uint8(y * 255.0)
+    diff = _scored_diff(pair, y)
+    return Panel(name, method.caption, restored, diff, psnr, ssim, seconds, method.description)
+
+
+def _comparison(
+    pair: evaluate.Pair,
+    panels: list[Panel],
+    box: tuple[int, int, int, int] | None,
+    shape: tuple[int, ...],
+    note: str = "",
+) -> Comparison:
+    psnr_in, ssim_in = pair.score(pair.degraded)
+    proto = protocols.get(pair.protocol)
+    return Comparison(
+        dataset=pair.dataset, image=pair.image, key=pair.key, setting=pair.setting,
+        protocol=pair.protocol, degraded=imageops.to_uint8(pair.degraded * 255.0),
+        ground_truth=pair.target, psnr_degraded=psnr_in, ssim_degraded=ssim_in, panels=panels,
+        crop=box, note=note,
+        metadata={"task": protocols.parse_setting(pair.setting)[0], "scale": pair.scale,
+                  "channel": proto.channel, "image_shape": tuple(shape),
+                  "protocol_source": proto.source},
+    )  # fmt: skip
+
+
+def compare(
+    dataset: str,
+    image: str,
+    setting: str,
+    methods: Sequence[str] | None = None,
+    protocol: str | None = None,
+    *,
+    crop: int | tuple[int, int, int] | None = None,
+    note: str = "",
+) -> Comparison:
+    """Degrade one test image, restore it with every method in ``methods`` (default: every
+    method that applies, :func:`reprolib.restorers.available`) and score all of them.
+
+    ``protocol`` defaults to the task's entry in :data:`DEFAULT_PROTOCOL`. ``crop`` (a size for
+    a central square, or ``(top, left, size)``) cuts the reference *before* it is degraded, so
+    slow methods (BM3D, deep networks on CPU) only see that region; the degradation is then that
+    of the crop (noise seeded by the image key, bicubic and JPEG of the crop itself), not a crop
+    of the full-image degradation. Unknown sets, images, methods and settings, and a method or
+    protocol that does not fit the setting, raise with the valid choices.
+    """
+    pair, box, shape = _pair(dataset, image, setting, protocol, crop)
+    names = list(methods) if methods is not None else restorers.available(setting)
+    panels = [_panel(pair, name) for name in names]
+    return _comparison(pair, panels, box, shape, note)
+
+
 def compute_case(
     dataset: str,
     image_name: str,
@@ -318,106 +385,123 @@ def compute_case(
     *,
     crop: int | tuple[int, int, int] | None = None,
 ) -> Case:
-    """Degrade one test image, restore it with ``method`` and score both against the reference.
-
-    ``protocol`` defaults to the task's entry in :data:`DEFAULT_PROTOCOL`. ``crop`` (a size for a
-    central square, or ``(top, left, size)``) cuts the reference *before* it is degraded, so a
-    slow method (BM3D, a deep network on CPU) only sees that region; the degradation is then
-    that of the crop (noise seeded by the image key, bicubic and JPEG of the crop itself), not
-    a crop of the full-image degradation. Unknown sets, images, methods and settings, and a
-    method or protocol that does not fit the setting, raise with the valid choices.
-    """
-    task, level = protocols.parse_setting(setting)
-    proto = protocols.get(protocol or DEFAULT_PROTOCOL[task])
-    if proto.task != task:
-        raise ValueError(f"protocol {proto.name!r} is for {proto.task}, not setting {setting!r}")
-    meth = get_method(method)
-    if not meth.applies_to(setting):
-        raise ValueError(
-            f"method {method!r} does not apply to {task} setting {setting!r}; methods that do: "
-            f"{', '.join(available_methods(setting))}"
-        )
-    scale = level if task == "sr" else 1
-    key, pixels = _find_image(dataset, image_name)
-    gt = proto.ground_truth(pixels, dataset, scale)
-    box = _crop_box(gt.shape, crop, scale)
-    if box is not None:
-        t, left, h, w = box
-        gt = np.ascontiguousarray(gt[t : t + h, left : left + w])
-    x = degraded_input(gt, setting, key)
-    restorer = meth.factory(setting)
-    t0 = time.perf_counter()
-    y = np.asarray(restorer(x), dtype=np.float64)
-    seconds = time.perf_counter() - t0
-    if y.shape != gt.shape:
-        raise ValueError(f"method {method!r} returned shape {y.shape}, expected {gt.shape}")
-    p_in, s_in = proto.score(x * 255.0, gt, scale)
-    p_out, s_out = proto.score(y * 255.0, gt, scale)
-    scored = metrics.to_uint8(y * 255.0) if proto.round_output else y * 255.0
-    return Case(
-        dataset=dataset,
-        image=key.split("/", 1)[1],
-        key=key,
-        setting=setting,
-        method=method,
-        protocol=proto.name,
-        degraded=metrics.to_uint8(x * 255.0),
-        restored=metrics.to_uint8(y * 255.0),
-        ground_truth=gt,
-        diff=(np.asarray(scored, dtype=np.float64) - gt).astype(np.float32),
-        psnr_degraded=p_in,
-        ssim_degraded=s_in,
-        psnr_restored=p_out,
-        ssim_restored=s_out,
-        crop=box,
-        seconds=seconds,
-        metadata={
-            "task": task,
-            "level": level,
-            "channel": proto.channel,
-            "scale": scale,
-            "image_shape": tuple(pixels.shape),
-            "method_description": meth.description,
-            "protocol_source": proto.source,
-        },
-    )
+    """One method's restoration of one test image, scored: :func:`compare` for one method."""
+    task = protocols.parse_setting(setting)[0]
+    protocols.get(protocol or DEFAULT_PROTOCOL[task]).task_of(setting)
+    restorers.get(method)  # an unknown method fails before any image is read
+    return compare(dataset, image_name, setting, [method], protocol, crop=crop).case(0)
 
 
-# Cases the book shows: only methods that need no training, each cut to <= 256 px first so the
-# whole set computes in well under a minute on two CPU cores. Regions hold fine texture (the
-# scarf and face, the tablecloth, the wing pattern) where methods differ most.
-CURATED = (
-    ("Set12", "09", "sigma25", ("Noisy", "BM3D", "DnCNN"), (48, 256, 256)),
-    ("Set5", "butterfly_GT", "x3", ("Bicubic", "DnCNN-3"), 256),
-    ("Classic5", "barbara", "q10", ("JPEG", "DnCNN-3"), (150, 0, 256)),
-)
+# --------------------------------------------------------------------------------------------
+# the curated comparisons of the book's page
+# --------------------------------------------------------------------------------------------
 
 
-def curated_cases(spec: Sequence[tuple] = CURATED) -> list[Case]:
-    """The explorer's curated cases: ``(set, image, setting, methods, crop)`` per entry."""
+@dataclass(frozen=True)
+class Showcase:
+    """One curated comparison: an image, a setting, the baselines and the registry entries
+    whose trained models (those that apply) are shown, and where the image comes from."""
+
+    dataset: str
+    image: str
+    setting: str
+    baselines: tuple[str, ...]
+    entries: tuple[str, ...]
+    crop: int | tuple[int, int, int] | None
+    note: str
+    protocol: str | None = None
+
+
+#: The book page's comparisons, per task. Each crop is at most 256 px, cut before degrading;
+#: with :func:`static_explorer`'s two zoomed regions of 48 px the page embeds about 5 MB of
+#: pictures (``explorer.embedded_bytes``; the notebook stores them base64-encoded, ~4/3).
+#: Where a paper's figure names an image that is in the available sets, that image is used:
+#: MemNet Fig. 7 ("206062" of BSD200 at sigma 70), Fig. 8 ("108005" of BSD100 = img_007 at x3,
+#: "img_002" of Urban100 at x4) and Fig. 9 ("barbara" of Classic5 at q10); RED-Net Fig. 13's
+#: test images include Barbara and Boat (Set12). RED-Net Figs. 14-16, MemNet Fig. 9's
+#: "lighthouse" and NLRN's figures name no image that is in the available sets.
+SHOWCASE: tuple[Showcase, ...] = (
+    Showcase("Set12", "09", "sigma25", ("Noisy", "BM3D", "DnCNN"), ("nlrn/table4",),
+             (48, 256, 224), "NLRN Table 4's models; RED Fig. 13 test image"),
+    Showcase("Set12", "10", "sigma50", ("Noisy", "BM3D", "DnCNN-B"),
+             ("rednet/table2", "rednet/fig6", "memnet/table3"), (144, 144, 224),
+             "RED-Net's and MemNet's sigma-50 models; RED Fig. 13 test image", "red"),
+    Showcase("BSD200", "206062", "sigma70", ("Noisy", "BM3D", "DnCNN-B"), ("memnet/table3",),
+             None, "MemNet Fig. 7, second row (half size, MemNet's protocol)", "memnet_denoise"),
+    Showcase("BSD100", "img_007_SRF_4_HR", "x3", ("Bicubic", "DnCNN-3"),
+             ("memnet/table1", "nlrn/table6", "rednet/table4"), (64, 224, 255),
+             "MemNet Fig. 8, first row (BSD 108005)"),
+    Showcase("Urban100", "img_002_SRF_4_HR", "x4", ("Bicubic", "DnCNN-3"),
+             ("memnet/table1", "nlrn/table6", "rednet/table4"), (256, 384, 256),
+             "MemNet Fig. 8, second row"),
+    Showcase("Classic5", "barbara", "q10", ("JPEG", "DnCNN-3"), ("memnet/table5",),
+             (150, 0, 256), "MemNet Fig. 9, first row"),
+    Showcase("BSD200", "103006", "shadow", (), ("memorynet/table4", "memorynet/similarity"),
+             224, "MemoryNet Table IV's variants on the synthetic-shadow proxy"),
+    Showcase("BSD200", "108036", "motion_blur", (), ("memorynet/table3",), 224,
+             "MemoryNet Table III's models on the synthetic motion-blur proxy"),
+)  # fmt: skip
+
+
+def trained_for(entries: Sequence[str], setting: str) -> list[str]:
+    """The trained models of registry ``entries`` that apply to ``setting``: each run at the
+    best budget present, each set of weights once (:func:`reprolib.restorers.available`)."""
+    trained = {m.name: m.trained for m in restorers.trained_methods()}
+    found = [n for n in restorers.available(setting) if n in trained]
+    found = [n for n in found if trained[n].entry in entries]
+    return sorted(found, key=lambda n: entries.index(trained[n].entry))
+
+
+def showcase(spec: Sequence[Showcase] = SHOWCASE) -> list[Comparison]:
+    """The curated comparisons: each image with its baselines and the trained models of its
+    entries that are present under the results root."""
     return [
-        compute_case(ds, img, setting, m, crop=crop)
-        for ds, img, setting, methods, crop in spec
-        for m in methods
+        compare(
+            s.dataset,
+            s.image,
+            s.setting,
+            [*s.baselines, *trained_for(s.entries, s.setting)],
+            s.protocol,
+            crop=s.crop,
+            note=s.note,
+        )
+        for s in spec
     ]
 
 
-def cases_table(cases: Sequence[Case]):
-    """The cases' numbers, one row per case (a pandas DataFrame, for a table under the pictures)."""
+def cases_table(items: Sequence[Comparison | Case]):
+    """The numbers, one row per restoration (a pandas DataFrame, for a table under pictures)."""
     import pandas as pd
 
     rows = []
-    for c in cases:
+    for c in map(_as_comparison, items):
         crop = "full" if c.crop is None else "{2}x{3} at ({0}, {1})".format(*c.crop)
-        rows.append(
-            {
-                "image": c.image_label, "setting": c.setting, "method": c.method,
-                "protocol": c.protocol, "region": crop, "input PSNR": c.psnr_degraded,
-                "PSNR": c.psnr_restored, "gain (dB)": c.psnr_gain,
-                "input SSIM": c.ssim_degraded, "SSIM": c.ssim_restored, "seconds": c.seconds,
-            }
-        )  # fmt: skip
+        for p in c.panels:
+            rows.append({
+                "image": c.image_label, "setting": c.setting, "method": p.method,
+                "shown as": p.caption, "protocol": c.protocol, "region": crop,
+                "input PSNR": c.psnr_degraded, "PSNR": p.psnr,
+                "gain (dB)": p.psnr - c.psnr_degraded, "input SSIM": c.ssim_degraded,
+                "SSIM": p.ssim, "seconds": p.seconds,
+            })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def methods_table(items: Sequence[Comparison | Case]):
+    """One row per method shown: its name, its caption and what it is (a DataFrame)."""
+    import pandas as pd
+
+    rows: dict[str, dict[str, str]] = {}
+    for c in map(_as_comparison, items):
+        for p in c.panels:
+            rows.setdefault(
+                p.method, {"method": p.method, "shown as": p.caption, "what it is": p.description}
+            )
+    return pd.DataFrame(list(rows.values()))
+
+
+def _as_comparison(item: Comparison | Case) -> Comparison:
+    return item.comparison() if isinstance(item, Case) else item
 
 
 # --------------------------------------------------------------------------------------------
@@ -425,14 +509,14 @@ def cases_table(cases: Sequence[Case]):
 # --------------------------------------------------------------------------------------------
 
 
-def diff_limit(case: Case, percentile: float = 99.0) -> float:
-    """Colour range (+-, grey levels) of a case's difference map.
+def diff_limit(item: Comparison | Case, percentile: float = 99.0) -> float:
+    """Colour range (+-, grey levels) of the difference maps of a comparison.
 
-    Half the ``percentile`` of the *input's* absolute error (at least 4): every method that
-    restores the same input is drawn on the same scale, the restorations' errors are visible,
-    and the unrestored input (e.g. ``Noisy``) saturates.
+    Half the ``percentile`` of the *input's* absolute error (at least 4), on the scored
+    channel: every method restoring the same input is drawn on the same scale, the
+    restorations' errors are visible, and the unrestored input (e.g. ``Noisy``) saturates.
     """
-    err = np.abs(case.degraded.astype(np.float64) - case.ground_truth)
+    err = np.abs(_luma(item.degraded) - _luma(item.ground_truth))
     return float(max(4.0, np.ceil(np.percentile(err, percentile) / 2)))
 
 
@@ -475,7 +559,7 @@ def detailed_regions(gt: np.ndarray, size: int, n: int = 4) -> list[tuple[int, i
     Texture is the mean gradient magnitude of the reference, so the zoomed regions fall where
     restorations differ (edges, stripes), as in the papers' figures. Deterministic.
     """
-    h, w = gt.shape
+    h, w = gt.shape[:2]
     size = min(size, h, w)
     g = gt.astype(np.float64)
     energy = np.zeros_like(g)
@@ -506,7 +590,7 @@ def _zoom(arr: np.ndarray, t: int, left: int, size: int, zoom: int) -> np.ndarra
 
 def _locator(gt: np.ndarray, t: int, left: int, size: int, px: int) -> Image.Image:
     """A thumbnail of the reference with the zoomed region outlined in red."""
-    h, w = gt.shape
+    h, w = gt.shape[:2]
     f = px / max(h, w)
     img = Image.fromarray(_fit(gt, px)).convert("RGB")
     box = [left * f, t * f, (left + size) * f - 1, (t + size) * f - 1]
@@ -514,14 +598,21 @@ def _locator(gt: np.ndarray, t: int, left: int, size: int, px: int) -> Image.Ima
     return img.quantize(colors=64)
 
 
-def plot_case(
-    case: Case,
+def _two_lines(caption: str) -> str:
+    """``"NLRN\n(nlrn/table4, cpu, seed 0)"`` for a narrow figure title."""
+    return caption.replace(" (", "\n(", 1)
+
+
+def plot_comparison(
+    item: Comparison | Case,
     center: tuple[float, float] = (0.5, 0.5),
     zoom: int = 4,
     *,
     signed: bool = True,
 ):
-    """Matplotlib figure of a case: full panels with the zoom region outlined, then the crops.
+    """Matplotlib figure of a comparison: the input, every restoration and the reference with
+    the zoom region outlined (top row), the same region enlarged from every panel (middle) and
+    each picture's difference from the reference on one colour scale (bottom).
 
     ``center`` is the zoom region's centre as fractions (row, column) of the image; the region
     is ``1/zoom`` of the shorter side, cut at the same place from every panel.
@@ -531,41 +622,43 @@ def plot_case(
 
     from reprolib import plotting  # noqa: F401  (house style)
 
-    h, w = case.ground_truth.shape
+    c = _as_comparison(item)
+    h, w = c.ground_truth.shape[:2]
     size = max(8, min(h, w) // max(zoom, 1))
     t = int(np.clip(round(center[0] * h - size / 2), 0, h - size))
     left = int(np.clip(round(center[1] * w - size / 2), 0, w - size))
-    lim = diff_limit(case)
-    panels = [
-        (case.degraded, f"input\n{case.psnr_degraded:.2f} dB / {case.ssim_degraded:.4f}"),
-        (case.restored, f"{case.method}\n{case.psnr_restored:.2f} dB / {case.ssim_restored:.4f}"),
-        (case.ground_truth, "ground truth\n(reference)"),
+    lim = diff_limit(c)
+    input_diff = (_luma(c.degraded) - _luma(c.ground_truth)).astype(np.float32)
+    columns = [
+        (c.degraded, f"input\n{c.psnr_degraded:.2f} dB / {c.ssim_degraded:.4f}", input_diff),
+        *[
+            (p.restored, f"{_two_lines(p.caption)}\n{p.psnr:.2f} dB / {p.ssim:.4f}", p.diff)
+            for p in c.panels
+        ],
+        (c.ground_truth, "ground truth\n(reference)", None),
     ]
-    fig, axes = plt.subplots(2, 4, figsize=(12, 6.4), gridspec_kw={"height_ratios": [1, 1]})
+    n = len(columns)
+    fig, axes = plt.subplots(3, n, figsize=(2.6 * n, 8.2), squeeze=False)
     kw = {"vmin": -lim, "vmax": lim, "cmap": "RdBu_r"} if signed else {}
     if not signed:
         kw = {"vmin": 0, "vmax": lim, "cmap": "magma"}
-    dmap = case.diff if signed else np.abs(case.diff)
-    for col, (arr, title) in enumerate(panels):
-        axes[0, col].imshow(arr, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        axes[0, col].set_title(title, fontsize=9)
-        axes[1, col].imshow(
-            arr[t : t + size, left : left + size], cmap="gray", vmin=0, vmax=255,
-            interpolation="nearest",
-        )  # fmt: skip
-    im = axes[0, 3].imshow(dmap, interpolation="nearest", **kw)
-    axes[0, 3].set_title(
-        ("restored - GT" if signed else "|restored - GT|") + "\n(0-255)", fontsize=9
-    )
-    axes[1, 3].imshow(dmap[t : t + size, left : left + size], interpolation="nearest", **kw)
-    fig.colorbar(im, cax=axes[0, 3].inset_axes((1.04, 0.0, 0.05, 1.0)))
-    for col in range(4):
+    shown = None
+    for col, (arr, title, diff) in enumerate(columns):
+        gray = {"cmap": "gray", "vmin": 0, "vmax": 255} if arr.ndim == 2 else {}
+        axes[0, col].imshow(arr, interpolation="nearest", **gray)
+        axes[0, col].set_title(title, fontsize=8)
         axes[0, col].add_patch(
             Rectangle((left - 0.5, t - 0.5), size, size, fill=False, ec="red", lw=1.2)
         )
-        for row in range(2):
+        axes[1, col].imshow(arr[t : t + size, left : left + size], interpolation="nearest", **gray)
+        if diff is not None:
+            shown = axes[2, col].imshow(diff if signed else np.abs(diff), **kw)
+            axes[2, col].set_title(("- GT" if signed else "|- GT|") + " (0-255)", fontsize=8)
+        for row in range(3):
             axes[row, col].set_axis_off()
-    fig.suptitle(f"{case.label} ({case.protocol})", fontsize=10)
+    if shown is not None:
+        fig.colorbar(shown, cax=axes[2, -1].inset_axes((0.1, 0.0, 0.08, 1.0)))
+    fig.suptitle(f"{c.label} ({c.protocol})", fontsize=10)
     return fig
 
 
@@ -584,17 +677,20 @@ def live_explorer(
     dataset: str = "Set12",
     image: str = "09",
     setting: str = "sigma25",
-    method: str = "DnCNN",
+    method: str | Sequence[str] = "DnCNN",
     *,
     crop: int | None = 256,
 ):
-    """An ipywidgets UI to explore any set, image, setting and method in a running kernel.
+    """An ipywidgets UI to explore any set, image, setting and methods in a running kernel.
 
-    Dropdowns choose the case (the image list follows the set, the method list the setting);
-    ``crop`` (changeable in the UI) limits the computation to a centre crop, as full images
-    take long for BM3D on CPU. Sliders move and size the zoomed region, shown from the same
-    place in every panel. Computed cases are cached, so going back is instant; while a case
-    is computed the status line says so and the controls are disabled.
+    Dropdowns choose the image (the list follows the set) and the setting; the method list
+    follows the setting and offers every method that applies, the trained models of the four
+    papers included (:func:`reprolib.restorers.available`); several can be selected (ctrl- or
+    shift-click) and are shown side by side. ``crop`` (changeable in the UI) limits the
+    computation to a centre crop, as full images take long for BM3D or NLRN on CPU. Sliders
+    move and size the zoomed region, shown from the same place in every panel. Restorations
+    are cached per method, so going back or adding a method is quick; while one is computed
+    the status line says so and the controls are disabled.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -602,10 +698,12 @@ def live_explorer(
 
     if crop not in {c for _, c in _CROP_CHOICES} | {None}:
         raise ValueError(f"crop must be 256, 512 or None (full image), got {crop!r}")
-    cache: dict[tuple, Case] = {}
+    pairs: dict[tuple, tuple] = {}
+    panels: dict[tuple, Panel] = {}
     wide = {"style": {"description_width": "initial"}}
     wrap = widgets.Layout(flex_flow="row wrap")
     narrow = {"layout": widgets.Layout(width="16em"), **wide}
+    chosen = (method,) if isinstance(method, str) else tuple(method)
     w_set = widgets.Dropdown(options=list(DATASETS), value=dataset, description="set", **narrow)
     w_img = widgets.Dropdown(
         options=image_names(dataset), value=image, description="image", **narrow
@@ -613,9 +711,10 @@ def live_explorer(
     w_setting = widgets.Dropdown(
         options=list(SETTINGS), value=setting, description="setting", **narrow
     )
-    w_method = widgets.Dropdown(
-        options=available_methods(setting), value=method, description="method", **narrow
-    )
+    w_method = widgets.SelectMultiple(
+        options=restorers.available(setting), value=chosen, description="methods", rows=6,
+        layout=widgets.Layout(width="30em"), **wide,
+    )  # fmt: skip
     w_crop = widgets.Dropdown(
         options=list(_CROP_CHOICES), value=crop or 0, description="compute on", **narrow
     )
@@ -628,44 +727,54 @@ def live_explorer(
     status = widgets.HTML()
     out = widgets.Output()
     controls = [w_set, w_img, w_setting, w_method, w_crop]
-    state: dict[str, Any] = {"case": None, "quiet": False}
+    state: dict[str, Any] = {"comparison": None, "quiet": False}
 
     def draw(*_: Any) -> None:
-        case = state["case"]
-        if case is None:
+        c = state["comparison"]
+        if c is None:
             return
         out.clear_output(wait=True)
         with out:
-            fig = plot_case(case, (w_y.value, w_x.value), w_zoom.value, signed=w_signed.value)
+            fig = plot_comparison(c, (w_y.value, w_x.value), w_zoom.value, signed=w_signed.value)
             display(fig)
             plt.close(fig)
 
     def compute(*_: Any) -> None:
-        key = (w_set.value, w_img.value, w_setting.value, w_method.value, w_crop.value)
-        if state["quiet"] or None in key[:4]:
+        key = (w_set.value, w_img.value, w_setting.value, w_crop.value)
+        if state["quiet"] or None in key[:3] or not w_method.value:
             return
-        if key not in cache:
-            status.value = f"<b>computing</b> {w_method.value} on {w_set.value}/{w_img.value} ..."
+        for c in controls:
+            c.disabled = True
+        try:
+            if key not in pairs:
+                status.value = f"<b>loading</b> {w_set.value}/{w_img.value} ..."
+                pairs[key] = _pair(*key[:3], None, key[3] or None)
+            pair, box, shape = pairs[key]
+            for name in w_method.value:
+                if (key, name) not in panels:
+                    status.value = f"<b>computing</b> {name} on {w_set.value}/{w_img.value} ..."
+                    panels[key, name] = _panel(pair, name)
+        except Exception as err:  # shown to the reader, not raised into the callback
+            status.value = f"<span style='color:#b00'>error: {err}</span>"
+            return
+        finally:
             for c in controls:
-                c.disabled = True
-            try:
-                cache[key] = compute_case(*key[:4], crop=key[4] or None)
-            except Exception as err:  # shown to the reader, not raised into the callback
-                status.value = f"<span style='color:#b00'>error: {err}</span>"
-                return
-            finally:
-                for c in controls:
-                    c.disabled = False
-        state["case"] = cache[key]
-        status.value = state["case"].scores_html()
+                c.disabled = False
+        chosen = [panels[key, name] for name in w_method.value]
+        state["comparison"] = _comparison(pair, chosen, box, shape)
+        status.value = state["comparison"].scores_html()
         draw()
 
-    def refill(dropdown: Any, names: list[str], keep: str | None) -> None:
-        """New options for a dropdown, then one recomputation (not one per trait change)."""
+    def refill(widget: Any, names: list[str], keep: Any) -> None:
+        """New options for a selector, then one recomputation (not one per trait change)."""
         state["quiet"] = True
         try:
-            dropdown.options = names
-            dropdown.value = keep if keep in names else names[0]
+            widget.options = names
+            if isinstance(widget, widgets.SelectMultiple):
+                kept = tuple(n for n in keep if n in names)
+                widget.value = kept or (names[0],)
+            else:
+                widget.value = keep if keep in names else names[0]
         finally:
             state["quiet"] = False
         compute()
@@ -674,7 +783,7 @@ def live_explorer(
         refill(w_img, image_names(change["new"]), None)
 
     def on_setting(change: dict) -> None:
-        refill(w_method, available_methods(change["new"]), w_method.value)
+        refill(w_method, restorers.available(change["new"]), w_method.value)
 
     w_set.observe(on_set, names="value")
     w_setting.observe(on_setting, names="value")
@@ -771,7 +880,7 @@ def _colourbar_png(limit: float, signed: bool, height: int) -> bytes:
 
 
 def static_explorer(
-    cases: Sequence[Case],
+    items: Sequence[Comparison | Case],
     *,
     max_px: int = 256,
     regions: int = 4,
@@ -779,71 +888,74 @@ def static_explorer(
     zoom: int = 3,
     signed: bool = True,
 ):
-    """Precomputed cases as widgets that stay interactive in static HTML (no kernel).
+    """Precomputed comparisons as widgets that stay interactive in static HTML (no kernel).
 
-    One ``widgets.Stack`` child per case: the case's scores, then the input, the restoration,
-    the reference and the difference map (each at most ``max_px`` px, PNG) with a colour
-    bar, then a nested Stack of ``regions`` zoomed crops (``region_px`` px enlarged ``zoom``
-    times by pixel repetition) cut from the same place in every panel, chosen where the
-    reference has most texture and outlined on a thumbnail. A Dropdown selects the case and
-    ToggleButtons the region; both drive the stacks through ``widgets.jslink``, which the
-    browser's widget manager runs without Python. Returns a ``VBox``: ``children[0]`` holds
-    the two controls (a VBox), ``children[1]`` is the case Stack; ``explorer_links`` lists
-    the ``jslink`` objects (case selector first).
+    One ``widgets.Stack`` child per comparison (a :class:`Case` is a one-method comparison),
+    a ``VBox`` of
+
+    0. the scores (PSNR/SSIM of the input and of every restoration, on the region shown);
+    1. the input, every restoration and the reference (each at most ``max_px`` px, PNG),
+       captioned with their scores;
+    2. a nested Stack of ``regions`` zoomed crops (``region_px`` px enlarged ``zoom`` times by
+       pixel repetition) cut from the same place in every panel, chosen where the reference
+       has most texture and outlined on a thumbnail;
+    3. the difference from the reference of the input and of every restoration, on one colour
+       scale (:func:`diff_limit`) with its colour bar.
+
+    A Dropdown selects the comparison and ToggleButtons the region; both drive the stacks
+    through ``widgets.jslink``, which the browser's widget manager runs without Python.
+    Returns a ``VBox``: ``children[0]`` holds the two controls (a VBox), ``children[1]`` is the
+    comparison Stack; ``explorer_links`` lists the ``jslink`` objects (selector first).
     """
-    if not cases:
+    if not items:
         raise ValueError("static_explorer needs at least one case")
+    comparisons = [_as_comparison(item) for item in items]
     parts = _Parts()
     widgets = parts.widgets
     cbars: dict[tuple[float, int], Any] = {}
     children, region_stacks = [], []
-    for case in cases:
-        lim = diff_limit(case)
-        gt = case.ground_truth
-        full = [_fit(a, max_px) for a in (case.degraded, case.restored, gt)]
-        width = full[0].shape[1]
-        ckey = (lim, full[0].shape[0])
+    for c in comparisons:
+        lim = diff_limit(c)
+        gt = c.ground_truth
+        pictures = [
+            (f"input ({c.psnr_degraded:.2f} dB, {c.ssim_degraded:.3f})", c.degraded),
+            *[(f"{p.caption} ({p.psnr:.2f} dB, {p.ssim:.3f})", p.restored) for p in c.panels],
+            ("ground truth", gt),
+        ]
+        fitted = [_fit(a, max_px) for _, a in pictures]
+        width, height = fitted[0].shape[1], fitted[0].shape[0]
+        top = parts.row([(title, _png(a), width) for (title, _), a in zip(pictures, fitted)])
+        ckey = (lim, height)
         if ckey not in cbars:
-            cbars[ckey] = parts.image(_colourbar_png(lim, signed, full[0].shape[0]), 75)
-        diff_title = "restored - GT" if signed else "|restored - GT|"
-        top = parts.row(
-            [
-                (f"input ({case.psnr_degraded:.2f} dB)", _png(full[0]), width),
-                (f"{case.method} ({case.psnr_restored:.2f} dB)", _png(full[1]), width),
-                ("ground truth", _png(full[2]), width),
-                (diff_title, _png(_colourise(_fit(case.diff, max_px), lim, signed)), width),
-            ],
+            cbars[ckey] = parts.image(_colourbar_png(lim, signed, height), 75)
+        input_diff = _luma(c.degraded) - _luma(gt)
+        diffs = [("input - GT", input_diff)]
+        diffs += [(f"{p.caption} - GT", p.diff) for p in c.panels]
+        diff_row = parts.row(
+            [(t, _png(_colourise(_fit(d, max_px), lim, signed)), width) for t, d in diffs],
             beside_last=[cbars[ckey]],
         )
-        size = min(region_px, *gt.shape)
+        size = min(region_px, *gt.shape[:2])
         zw = size * zoom
         crops = []
-        for t, left in detailed_regions(gt, size, regions):
-            z = [_zoom(a, t, left, size, zoom) for a in (case.degraded, case.restored, gt)]
-            crops.append(
-                parts.row(
-                    [
-                        ("where", _png(_locator(gt, t, left, size, zw)), zw),
-                        ("input", _png(z[0]), zw),
-                        (case.method, _png(z[1]), zw),
-                        ("ground truth", _png(z[2]), zw),
-                        (
-                            "difference",
-                            _png(_colourise(_zoom(case.diff, t, left, size, zoom), lim, signed)),
-                            zw,
-                        ),
-                    ]
-                )
-            )
+        for t, left in detailed_regions(_luma(gt), size, regions):
+            zoomed = [("where", _png(_locator(gt, t, left, size, zw)), zw)]
+            zoomed += [
+                (title.split(" (")[0], _png(_zoom(a, t, left, size, zoom)), zw)
+                for title, a in pictures
+            ]
+            crops.append(parts.row(zoomed))
         region_stacks.append(widgets.Stack(crops, selected_index=0))
-        children.append(widgets.VBox([parts.html(case.scores_html()), top, region_stacks[-1]]))
+        children.append(
+            widgets.VBox([parts.html(c.scores_html()), top, region_stacks[-1], diff_row])
+        )
 
     stack = widgets.Stack(children, selected_index=0)
     selector = widgets.Dropdown(
-        options=[(c.label, i) for i, c in enumerate(cases)],
+        options=[(c.label, i) for i, c in enumerate(comparisons)],
         value=0,
         description="case",
-        layout=widgets.Layout(width="30em"),
+        layout=widgets.Layout(width="40em"),
     )
     n_regions = max(len(s.children) for s in region_stacks)
     region = widgets.ToggleButtons(

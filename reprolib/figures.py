@@ -37,7 +37,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from reprolib import analysis, data, stats, train
+from reprolib import analysis, evaluate, imageops, restorers, stats
 from reprolib.experiments import Experiment, learning_curves, per_image
 
 __all__ = ["FIGURES", "FigureInputMissing", "FigureResult", "make", "output_dir"]
@@ -68,7 +68,7 @@ def _model(exp: Experiment, budget: str, run: str, device: str | None) -> torch.
             f"{exp.id}: run {run!r} is not trained at budget {budget!r} ({d}); "
             f"train it with `reprolib run {exp.id} --budget {budget}`"
         )
-    model, _ = train.load_model(d, device)
+    model, _ = restorers.load_model(d, device)
     return model.eval()
 
 
@@ -82,7 +82,7 @@ def _seed_models(
     for k in seeds:
         d = exp.run_dir(r, budget, k)
         if (d / "model.pt").exists():
-            out[k] = train.load_model(d, device)[0].eval()
+            out[k] = restorers.load_model(d, device)[0].eval()
     if not out:
         _model(exp, budget, run, device)  # raises FigureInputMissing naming the run
     return out
@@ -122,7 +122,15 @@ def _observation(finding: str, claim: str, per_seed: dict[int, tuple[bool, str]]
 
 def _image(dataset: str, setting: str, protocol: str, index: int) -> tuple[np.ndarray, np.ndarray]:
     """(network input, uint8 reference) of the ``index``-th image of a test set."""
-    return analysis.protocol_pairs(dataset, setting, protocol, limit=index + 1)[index]
+    return _pairs(dataset, setting, protocol, limit=index + 1)[index]
+
+
+def _pairs(
+    dataset: str, setting: str, protocol: str, limit: int | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(network input, uint8 reference) of a test set's images (:mod:`reprolib.evaluate`)."""
+    found = evaluate.iter_pairs(dataset, setting, protocol, limit=limit)
+    return [(p.degraded, p.target) for p in found]
 
 
 # --------------------------------------------------------------------------- MemNet
@@ -192,7 +200,7 @@ def _fig4_high_frequency(exp: Experiment, budget: str, device: str | None) -> di
     MemNet_NL's, per seed pair: the relative difference of power in :data:`HIGH_BAND`, summed
     over the rings, on every Set5 image (x4); a seed shows it when the mean over images > 0."""
     nets = {run: _seed_models(exp, budget, run, device) for run in ("MemNet", "MemNet_NL")}
-    pairs = analysis.protocol_pairs("Set5", "x4", "memnet_sr")
+    pairs = _pairs("Set5", "x4", "memnet_sr")
     per_seed = {}
     for k in sorted(set(nets["MemNet"]) & set(nets["MemNet_NL"])):
         rel = []
@@ -282,7 +290,7 @@ def memnet_fig6_intermediate(
 ) -> FigureResult:
     """MemNet Fig. 6 on the entry's MemNet: PSNR vs inference time per prediction (Sec. 5.4)."""
     model = _model(exp, budget, "MemNet", device)
-    pairs = analysis.protocol_pairs("Set5", "x3", "memnet_sr")
+    pairs = _pairs("Set5", "x3", "memnet_sr")
     table = analysis.psnr_per_intermediate(model, pairs, "x3", "memnet_sr", repeats=2)
     table.insert(0, "device", str(next(model.parameters()).device))
     fig, ax = plt.subplots(figsize=(4.5, 3))
@@ -356,9 +364,9 @@ def memorynet_fig7_features(
         raise FigureInputMissing(f"{exp.id}: no run with a memory is trained at budget {budget!r}")
     recipe = exp.recipe_for(next(r for r in exp.runs if r.name in models), budget)
     dataset, task = recipe.test_sets[0], recipe.test_settings[0]
-    images = data.load(dataset, limit=FIG7_IMAGES)
-    pairs = [train.proxy_pair(im, task) for im in images]
-    names = [im.name for im in images]
+    found = list(evaluate.iter_pairs(dataset, task, "proxy", limit=FIG7_IMAGES))
+    pairs = [(imageops.to_uint8(p.degraded * 255.0), p.target) for p in found]
+    names = [p.image for p in found]
     tables = []
     for name, model in models.items():
         t = analysis.memory_feature_deviation(model, pairs, names)

@@ -35,7 +35,9 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["cubic", "contributions", "resize_matrix", "imresize", "to_uint8_matlab"]
+from reprolib.imageops import to_uint8
+
+__all__ = ["cubic", "contributions", "resize_matrix", "imresize"]
 
 _KERNEL_WIDTH = 4.0
 
@@ -48,17 +50,6 @@ def cubic(x: np.ndarray) -> np.ndarray:
     inner = (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1.0)
     outer = (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * ((ax > 1.0) & (ax <= 2.0))
     return inner + outer
-
-
-def to_uint8_matlab(x: np.ndarray) -> np.ndarray:
-    """Convert floats to ``uint8`` the way MATLAB's ``uint8()`` does.
-
-    Round half away from zero, then saturate to ``[0, 255]`` (NaN becomes 0 as in MATLAB).
-    """
-    x = np.asarray(x, dtype=np.float64)
-    r = np.sign(x) * np.floor(np.abs(x) + 0.5)
-    r = np.nan_to_num(r, nan=0.0)
-    return np.clip(r, 0, 255).astype(np.uint8)
 
 
 def contributions(
@@ -187,7 +178,7 @@ def imresize(
     for axis in order:
         out = _resize_axis(out, axis, out_shape[axis], scales[axis], antialiasing)
         if is_uint8:
-            out = to_uint8_matlab(out).astype(np.float64)
+            out = to_uint8(out).astype(np.float64)
     if is_uint8:
         return out.astype(np.uint8)
     return out

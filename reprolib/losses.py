@@ -3,6 +3,8 @@
 Every function takes image batches ``Tensor[N, C, H, W]`` (any ``C``, any device) and returns a
 scalar tensor. The functions are general; the docstrings say which paper uses them and how.
 
+* :func:`sum_squared_error`, :func:`euclidean_loss` - squared error summed per image (half of
+  it: Caffe's EuclideanLoss of MemNet, RED-Net, NLRN and DnCNN);
 * :func:`charbonnier` - the robust L1-like loss of MPRNet / MemoryNet (MemoryNet Eq. 8);
 * :func:`edge_loss` - Charbonnier between one Laplacian-pyramid level of output and target
   (MemoryNet Eq. 9, MPRNet's ``EdgeLoss``);
@@ -33,10 +35,12 @@ __all__ = [
     "RandomVGGFeatures",
     "charbonnier",
     "edge_loss",
+    "euclidean_loss",
     "gaussian_blur_5tap",
     "laplacian_level",
     "memory_reconstruction_loss",
     "multi_stage_loss",
+    "sum_squared_error",
 ]
 
 #: Binomial-like 5-tap kernel of MPRNet's edge loss; its outer product is the 2-D Gaussian.
@@ -53,6 +57,22 @@ AECR_LAYER_WEIGHTS: tuple[float, ...] = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 # --------------------------------------------------------------------------------------------
 # Pixel losses
 # --------------------------------------------------------------------------------------------
+def sum_squared_error(prediction: Tensor, target: Tensor) -> Tensor:
+    """``1/N sum_i ||prediction_i - target_i||^2``: squared errors summed over the channels
+    and pixels of each of the ``N`` images, averaged over the batch (recipe loss ``"sse"``)."""
+    return (prediction - target).pow(2).flatten(1).sum(1).mean()
+
+
+def euclidean_loss(prediction: Tensor, target: Tensor) -> Tensor:
+    """Half of :func:`sum_squared_error`, ``1/(2N) sum_i ||target_i - prediction_i||^2``.
+
+    Caffe's EuclideanLoss, which MemNet (Eqs. 4 and 12), RED-Net (Eq. 4) and DnCNN trained
+    with, and NLRN's ``1/2 ||.||^2`` (recipe loss ``"sse_half"``). It is ``C*H*W/2`` times a
+    per-pixel mean squared error.
+    """
+    return 0.5 * sum_squared_error(prediction, target)
+
+
 def charbonnier(x: Tensor, y: Tensor, eps: float = 1e-3) -> Tensor:
     """Charbonnier loss ``mean(sqrt((x - y)^2 + eps^2))`` (MemoryNet Eq. 8, eps = 1e-3).
 

@@ -45,19 +45,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from reprolib import data, degrade, metrics
+from reprolib import data, degrade
+from reprolib.imageops import modcrop, to_channel
 from reprolib.imresize import imresize
 
-__all__ = ["PatchSampler", "apply_view", "to_channel"]
-
-
-def to_channel(img: np.ndarray, channel: str) -> np.ndarray:
-    """A uint8 image as the recipe's channel: ``'gray'``/``'y'`` HxW, ``'rgb'`` HxWx3."""
-    if channel == "rgb":
-        return np.repeat(img[:, :, None], 3, axis=2) if img.ndim == 2 else img[:, :, :3]
-    if img.ndim == 2:
-        return img
-    return metrics.rgb2gray(img) if channel == "gray" else metrics.rgb2y(img)
+__all__ = ["PatchSampler", "apply_view"]
 
 
 def apply_view(a: np.ndarray, view: int) -> np.ndarray:
@@ -162,19 +154,14 @@ class PatchSampler:
         p = self.patch
         target, inp = img, None
         if self.task == "sr":
-            target = metrics.modcrop(img, level)
+            target = modcrop(img, level)
             if min(target.shape[:2]) < max(p, 2 * level):
                 return None
-            x = target.astype(np.float64) / 255.0
-            inp = imresize(imresize(x, 1.0 / level), float(level)).astype(np.float32)
+            inp = degrade.bicubic_degrade(target / 255.0, level).astype(np.float32)
         elif self.task == "jpeg":
             inp = degrade.jpeg(img, level)
-        elif self.task == "shadow":
-            inp = degrade.synthetic_shadow(img, key=key)[0]
-        elif self.task == "motion_blur":
-            inp = np.asarray(degrade.synthetic_motion_blur(img, key=key)[0])
-            if inp.dtype != np.uint8:
-                inp = metrics.to_uint8(inp)
+        elif self.task in degrade.PROXY_TASKS:
+            inp = degrade.synthetic_proxy(img, self.task, key=key)[0]
         h, w = target.shape[:2]
         if h < p or w < p:
             return None

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from reprolib import claims, provenance
+from reprolib import claims, provenance, runs
 from reprolib.evaluate import measure, summarise
 
 TARGETS_FILE = Path(__file__).with_name("protocol_targets.yaml")
@@ -145,7 +145,7 @@ def _merge_csv(path: Path, new: pd.DataFrame, key: list[str]) -> None:
         old = pd.read_csv(path)
         keep = ~old.set_index(key).index.isin(new.set_index(key).index)
         new = pd.concat([old[keep], new], ignore_index=True)
-    new.to_csv(path, index=False, float_format="%.6f")
+    runs.write_csv(path, new, float_format="%.6f")
 
 
 def apply_tolerances(summary: pd.DataFrame) -> pd.DataFrame:
@@ -212,16 +212,16 @@ def diagnose_gaps(summary: pd.DataFrame, *, progress: bool = False) -> pd.DataFr
     uint8, to show whether that difference explains the gap. It is a diagnostic, reported next
     to the gap; it does not replace the protocol's number.
     """
-    from reprolib import baselines, metrics, protocols
+    from reprolib import imageops, protocols, restorers
 
     rows = []
     gaps = summary[(summary["within_tolerance"] == False) & (summary["metric"] == "psnr")]  # noqa: E712
     for _, g in gaps.iterrows():
         if protocols.parse_setting(g["setting"])[0] != "sr":
             continue
-        base = baselines.restorer(g["method"], g["setting"])
+        base = restorers.restorer(g["method"], g["setting"])
         quantised = measure(
-            lambda x, base=base: base(metrics.to_uint8(x * 255.0) / 255.0), g["dataset"],
+            lambda x, base=base: base(imageops.to_uint8(x * 255.0) / 255.0), g["dataset"],
             g["setting"], g["protocol"], method_name=g["method"], progress=progress,
         )  # fmt: skip
         q = quantised["psnr"].mean()

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reprolib import metrics
+from reprolib.degrade import PROXY_TASKS
+from reprolib.imageops import modcrop, rgb2y, shave, to_channel, to_uint8
 from reprolib.imresize import imresize
+
+#: Every task a setting can name: the three of the papers' tables and MemoryNet's proxies.
+TASKS: tuple[str, ...] = ("denoise", "sr", "jpeg", *PROXY_TASKS)
 
 
 @dataclass(frozen=True)
@@ -23,9 +28,11 @@ class Protocol:
 
     Attributes:
         name: registry key, e.g. ``"memnet_sr"``.
-        task: ``"sr"``, ``"denoise"`` or ``"jpeg"``.
-        channel: colour images are scored on ``"y"`` (MATLAB rgb2ycbcr) or ``"gray"``
-            (MATLAB rgb2gray).
+        task: ``"sr"``, ``"denoise"``, ``"jpeg"``, or ``"proxy"`` (MemoryNet's synthetic
+            shadow and motion-blur stand-ins, :data:`reprolib.degrade.PROXY_TASKS`).
+        channel: the channel the reference and the network work in: ``"y"`` (MATLAB
+            rgb2ycbcr), ``"gray"`` (MATLAB rgb2gray) or ``"rgb"``.
+        score_y: score the Y of MATLAB rgb2ycbcr of (rounded) RGB images (MemoryNet).
         round_output: quantise the restored image to uint8 (MATLAB ``uint8``) before scoring.
         shave_scale: for SR, ignore a border of ``scale`` pixels on every side.
         gt_resize: per-dataset bicubic resize of the ground truth before degrading
@@ -38,22 +45,34 @@ class Protocol:
     channel: str
     round_output: bool
     shave_scale: bool = False
+    score_y: bool = False
     gt_resize: dict[str, float] = field(default_factory=dict)
     source: str = ""
 
     def ground_truth(self, img: np.ndarray, dataset: str, scale: int = 1) -> np.ndarray:
-        """The uint8 single-channel reference image this protocol scores against."""
-        gt = metrics.luminance(img, self.channel)
+        """The uint8 reference image this protocol scores against, in its channel."""
+        gt = to_channel(img, self.channel)
         if dataset in self.gt_resize:
             gt = imresize(gt, self.gt_resize[dataset])
-        return metrics.modcrop(gt, scale) if self.task == "sr" else gt
+        return modcrop(gt, scale) if self.task == "sr" else gt
 
     def score(self, restored: np.ndarray, gt: np.ndarray, scale: int = 1) -> tuple[float, float]:
         """(PSNR, SSIM) of a restored image on the [0, 255] scale against the uint8 reference."""
-        out = metrics.to_uint8(restored) if self.round_output else restored
+        out = to_uint8(restored) if self.round_output else restored
+        if self.score_y:
+            out, gt = rgb2y(out), rgb2y(gt)
         border = scale if (self.shave_scale and self.task == "sr") else 0
-        out, ref = metrics.shave(out, border), metrics.shave(gt, border)
+        out, ref = shave(out, border), shave(gt, border)
         return metrics.psnr(out, ref), metrics.ssim(out, ref)
+
+    def task_of(self, setting: str) -> tuple[str, int]:
+        """``(task, level)`` of ``setting`` (:func:`parse_setting`), if this protocol scores it;
+        else ``ValueError`` naming both."""
+        task, level = parse_setting(setting)
+        fits = task in PROXY_TASKS if self.task == "proxy" else task == self.task
+        if not fits:
+            raise ValueError(f"protocol {self.name!r} is for {self.task}, not setting {setting!r}")
+        return task, level
 
 
 PROTOCOLS: dict[str, Protocol] = {
@@ -93,6 +112,11 @@ PROTOCOLS: dict[str, Protocol] = {
             source="RED-Net test code: Y channel, bicubic on [0,1] floats, float output, "
             "no border crop even for SR",
         ),
+        Protocol(
+            "proxy", "proxy", "rgb", round_output=True, score_y=True,
+            source="MemoryNet's evaluation (PSNR/SSIM on the Y channel of uint8 RGB results), "
+            "on the synthetic shadow / motion-blur proxies keyed on each image's name",
+        ),
     ]
 }  # fmt: skip
 
@@ -107,10 +131,13 @@ def get(name: str) -> Protocol:
 def parse_setting(setting: str) -> tuple[str, int]:
     """Parse a setting: ``'x3'`` -> ``('sr', 3)``, ``'sigma25'`` -> ``('denoise', 25)``, etc.
 
+    A MemoryNet proxy names its task and has no level: ``'shadow'`` -> ``('shadow', 0)``.
     Raises ``ValueError`` for malformed settings or values out of range (scale not 2/3/4,
     negative sigma, quality outside 1-100).
     """
     s = setting.strip().lower()
+    if s in PROXY_TASKS:
+        return s, 0
     try:
         if s.startswith("x"):
             task, value = "sr", int(s[1:])
@@ -122,7 +149,8 @@ def parse_setting(setting: str) -> tuple[str, int]:
             raise ValueError
     except ValueError:
         raise ValueError(
-            f"bad setting {setting!r}: expected x2/x3/x4, sigma<level> or q<quality>"
+            f"bad setting {setting!r}: expected x2/x3/x4, sigma<level>, q<quality>, "
+            f"{' or '.join(PROXY_TASKS)}"
         ) from None
     if task == "sr" and value not in (2, 3, 4):
         raise ValueError(f"scale must be 2, 3 or 4, got {value}")

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from reprolib import protocols
+from reprolib.degrade import PROXY_TASKS
+from reprolib.imageops import CHANNELS
 
 __all__ = [
     "BUDGETS",
@@ -59,12 +61,10 @@ __all__ = [
 #: Budget names, cheapest first.
 BUDGETS: tuple[str, ...] = ("smoke", "cpu", "gpu", "paper")
 
-#: MemoryNet's tasks, trained and scored on synthetic proxies (``degrade.synthetic_*``): ISTD
-#: and GoPro are not available here, so the numbers are not comparable with the paper's.
-PROXY_TASKS: tuple[str, ...] = ("shadow", "motion_blur")
-
-_TASKS = ("denoise", "sr", "jpeg", *PROXY_TASKS)
-_CHANNELS = ("gray", "y", "rgb")
+# MemoryNet's tasks are trained and scored on synthetic proxies (``degrade.synthetic_proxy``,
+# PROXY_TASKS): ISTD and GoPro are not available here, so the numbers are not comparable.
+_TASKS = protocols.TASKS
+_CHANNELS = CHANNELS
 _OPTIMIZERS = ("sgd", "adam")
 _SCHEDULES = ("constant", "multistep", "cosine")
 _CLIPS = ("none", "global_norm", "per_param_norm", "value_over_lr")

@@ -8,12 +8,12 @@ A failed run raises and leaves the partially executed notebook next to its desti
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from reprolib import runs
 from reprolib.provenance import REPO_ROOT
 
 
@@ -42,9 +42,8 @@ def execute(
             raise
         if title:
             _retitle(scratch, title)
-        tmp_dst = dst.with_name(f".{dst.name}.tmp")
-        shutil.copy(scratch, tmp_dst)
-        os.replace(tmp_dst, dst)  # readers never see a half-written notebook
+        # readers never see a half-written notebook
+        runs.atomic_write(dst, lambda tmp_dst: shutil.copy(scratch, tmp_dst))
     return dst
 
 
@@ -93,8 +92,9 @@ def hidden(source: str):
     return code(source, "hide-input")
 
 
-def write_notebook(name: str, cells: list) -> Path:
-    """Write ``notebooks/<name>.ipynb`` with the repository's python3 kernel."""
+def write_notebook(name: str, cells: list, folder: str | Path | None = None) -> Path:
+    """Write ``<folder>/<name>.ipynb`` (default folder: ``notebooks/``) with the repository's
+    python3 kernel."""
     import nbformat as nbf
 
     nb = nbf.v4.new_notebook()
@@ -106,7 +106,31 @@ def write_notebook(name: str, cells: list) -> Path:
         "display_name": "Python 3",
         "language": "python",
     }
-    path = REPO_ROOT / "notebooks" / f"{name}.ipynb"
-    path.parent.mkdir(exist_ok=True)
+    path = Path(folder or REPO_ROOT / "notebooks") / f"{name}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
     nbf.write(nb, path)
     return path
+
+
+class NotebookSet(dict):
+    """The notebooks one generator script defines, ``name -> cells``, written together.
+
+    Every generator (``scripts/make_notebooks.py``, ``make_train_notebook.py``,
+    ``make_explorer_notebook.py``) has the same shape: ``NOTEBOOKS = NotebookSet()``, one
+    ``NOTEBOOKS.add(name, cells)`` per notebook, and ``NOTEBOOKS.main()`` when run as a script.
+    A test imports each generator and writes its notebooks into a temporary folder to check
+    that the committed ones are up to date.
+    """
+
+    def add(self, name: str, cells: list) -> None:
+        if name in self:
+            raise ValueError(f"notebook {name!r} is defined twice")
+        self[name] = cells
+
+    def write(self, folder: str | Path | None = None) -> list[Path]:
+        """Write every notebook into ``folder`` (default ``notebooks/``)."""
+        return [write_notebook(name, cells, folder) for name, cells in self.items()]
+
+    def main(self) -> None:
+        for path in self.write():
+            print(f"wrote {path}")

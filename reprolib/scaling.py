@@ -18,7 +18,6 @@ patches_seen, dataset, setting, psnr, ssim, source``) and ``results/scaling/fits
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from reprolib import claims, experiments, recipes, train
+from reprolib import claims, evaluate, experiments, recipes, restorers, runs
 
 __all__ = ["CURVES", "Curve", "fit_trend", "measure", "plot", "write"]
 
@@ -58,25 +57,22 @@ CURVES = (
 
 def _snapshots(run_dir: Path) -> list[Path]:
     """The run's snapshots, or its donor's when its weights were reused (``REUSED_FROM``)."""
-    reused = run_dir / "REUSED_FROM"
-    if reused.exists():
-        run_dir = claims.results_root() / reused.read_text().strip()
-    return sorted((run_dir / train.SNAPSHOTS).glob("model_*.pt"))
+    return sorted((runs.weights_origin(run_dir) / runs.SNAPSHOTS).glob("model_*.pt"))
 
 
 def measure(curve: Curve, budget: str = "cpu", threads: int | None = 1) -> pd.DataFrame:
     """Score every snapshot of every seed of ``curve`` on its test cell (the study's single
-    evaluation path, :func:`reprolib.train.evaluate_checkpoint`)."""
+    evaluation path, :func:`reprolib.evaluate.evaluate_checkpoint`)."""
     exp = experiments.get(curve.entry)
     run = next(r for r in exp.runs if r.name == curve.run)
     rows = []
     for seed in exp.seeds_on_disk(run, budget):
         d = exp.run_dir(run, budget, seed)
-        if not (d / train.MODEL).exists():
+        if not (d / runs.MODEL).exists():
             continue
         snaps = _snapshots(d)
-        model, recipe = train.load_model(d)
-        info = json.loads((d / train.SUMMARY).read_text())
+        model, recipe = restorers.load_model(d)
+        info = runs.read_summary(d)
         if not snaps:  # trained before snapshots were kept: its validation log instead
             rows += _from_log(curve, d, info, recipe, seed, budget)
             continue
@@ -84,7 +80,7 @@ def measure(curve: Curve, budget: str = "cpu", threads: int | None = 1) -> pd.Da
             snap = torch.load(path, map_location="cpu", weights_only=True)
             model.load_state_dict({k: v.float() if v.is_floating_point() else v
                                    for k, v in snap["model"].items()})  # fmt: skip
-            scores = train.evaluate_checkpoint(
+            scores = evaluate.evaluate_checkpoint(
                 model.eval(), [curve.dataset], [curve.setting], recipe.protocol,
                 progress=False, threads=threads,
             )  # fmt: skip
@@ -106,7 +102,7 @@ def _from_log(curve: Curve, d: Path, info: dict, recipe: recipes.Recipe, seed: i
     ``val_limit`` images of ``val_set``), labelled as such; only where that is the curve's cell."""
     if (recipe.val_set, recipe.val_setting) != (curve.dataset, curve.setting):
         return []
-    log = pd.read_csv(d / train.LOG).dropna(subset=["val_psnr"])
+    log = pd.read_csv(d / runs.LOG).dropna(subset=["val_psnr"])
     per_step = int(info["batch"]) * int(info.get("world_size", 1))
     return [{
         "model": curve.model, "entry": curve.entry, "run": curve.run, "seed": seed,

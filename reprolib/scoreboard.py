@@ -52,13 +52,12 @@ experiments, gathered into ``verdicts.csv`` (:func:`verdicts`). Nothing is typed
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pandas as pd
 
-from reprolib import claims, experiments, protocols, stats
+from reprolib import claims, experiments, protocols, runs, stats
 
 INCONCLUSIVE = stats.INCONCLUSIVE
 FORMULA = "consistent (formula)"
@@ -221,14 +220,8 @@ def verdicts() -> pd.DataFrame:
 
 def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` as CSV to ``path`` through a temporary file in the same folder, so a
-    reader never sees half a file (``os.replace`` is atomic on one file system)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    reader never sees half a file (:func:`reprolib.runs.write_csv`)."""
+    runs.write_csv(path, frame)
 
 
 def write_verdicts(path: str | Path | None = None) -> pd.DataFrame:

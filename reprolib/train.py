@@ -26,8 +26,9 @@
   (nccl on CUDA, gloo on CPU), the loss module is wrapped in DDP, every rank draws its own patch
   stream (seed, rank) and only rank 0 writes. The batch is per process.
 
-:func:`evaluate_checkpoint` scores a trained model with :func:`reprolib.evaluate.measure` (the
-study's single evaluation path) on the recipe's test sets, or on the MemoryNet proxies.
+The run folder's layout (file names, atomic writes) is :mod:`reprolib.runs`'s. Validation scores
+the model through the study's single evaluation path (:func:`reprolib.evaluate.measure`);
+:func:`reprolib.evaluate.evaluate_run` scores a finished run on its test sets.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +53,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from reprolib import data, degrade, evaluate, metrics, models, provenance
-from reprolib.models import inference
-from reprolib.patches import PatchSampler, to_channel
+from reprolib import evaluate, losses, models, provenance, restorers
+from reprolib.models.inference import check_threads, torch_threads
+from reprolib.patches import PatchSampler
 from reprolib.recipes import (
-    PROXY_TASKS,
     Recipe,
     RecipeError,
     apply_budget,
@@ -68,6 +68,8 @@ from reprolib.recipes import (
     validate,
     with_overrides,
 )
+from reprolib.restorers import build_model
+from reprolib.runs import CHECKPOINT, LOG, MODEL, SNAPSHOTS, SUMMARY, atomic_write
 
 __all__ = [
     "CHECKPOINT",
@@ -80,26 +82,19 @@ __all__ = [
     "RunError",
     "build_model",
     "default_out_dir",
-    "evaluate_checkpoint",
-    "load_model",
     "make_optimizer",
     "recalibrate_batchnorm",
-    "measure_proxy",
     "resolve_recipe",
     "train",
     "train_step",
 ]
 
-CHECKPOINT, MODEL, SUMMARY, LOG = "checkpoint.pt", "model.pt", "train_summary.json", "log.csv"
-SNAPSHOTS = "snapshots"  # weights at every validation point (budget-scaling curves)
 #: Re-estimating BN statistics (``recipe.bn_stats_patch``): pixels seen (those of 100 batches
 #: of 16 patches of 31 px) and patches per batch.
 BN_STATS_PIXELS, BN_STATS_BATCH = 100 * 16 * 31 * 31, 8
 LOG_COLUMNS = ["iteration", "loss", "lr", "val_psnr", "wall_s", "patches_per_s"]
 #: fp16 storage is accepted when no validation image's PSNR moves by more than this (dB).
 FP16_TOLERANCE_DB = 0.005
-#: images with more pixels than this are restored in tiles (bounded memory on CPU).
-TILE_ABOVE_PIXELS = 512 * 512
 _FORMAT = 1
 
 
@@ -125,17 +120,6 @@ def resolve_recipe(
     return with_overrides(r, overrides)
 
 
-def build_model(recipe: Recipe) -> nn.Module:
-    """``models.build(recipe.model, **recipe.model_kwargs)`` with a clear error on bad keywords."""
-    try:
-        return models.build(recipe.model, **recipe.model_kwargs)
-    except TypeError as err:
-        raise RecipeError(
-            f"recipe {recipe.name!r}: model {recipe.model!r} rejected the keywords "
-            f"{sorted(recipe.model_kwargs)}: {err}"
-        ) from None
-
-
 class LossModule(nn.Module):
     """``forward(inp, target) -> loss``: the recipe's objective around a model.
 
@@ -153,8 +137,9 @@ class LossModule(nn.Module):
         out = self.model(inp).float()
         if self.loss in ("model", "mse"):
             return F.mse_loss(out, target)
-        sse = (out - target).pow(2).flatten(1).sum(1).mean()
-        return 0.5 * sse if self.loss == "sse_half" else sse
+        if self.loss == "sse_half":
+            return losses.euclidean_loss(out, target)
+        return losses.sum_squared_error(out, target)
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
@@ -225,100 +210,14 @@ def default_out_dir(recipe: Recipe) -> Path:
 # ---------------------------------------------------------------------------------------------
 # Validation and evaluation
 # ---------------------------------------------------------------------------------------------
-def _restorer(model: nn.Module, device: torch.device, tile: int | str | None, ensemble: bool):
-    def run(x: np.ndarray) -> np.ndarray:
-        t = tile
-        if t == "auto":
-            t = 256 if x.shape[0] * x.shape[1] > TILE_ABOVE_PIXELS else None
-        return inference.restore(model, x, tile=t, ensemble=ensemble, device=device)
-
-    return run
-
-
-def proxy_pair(image: data.LoadedImage, task: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(degraded, clean)`` uint8 RGB images of one image under a MemoryNet proxy task, the
-    degradation keyed on the image's name (the same pair every time)."""
-    if task not in PROXY_TASKS:
-        raise ValueError(f"proxy task must be one of {PROXY_TASKS}, got {task!r}")
-    gt = to_channel(image.pixels, "rgb")
-    if task == "shadow":
-        return degrade.synthetic_shadow(gt, key=image.key)[0], gt
-    return metrics.to_uint8(np.asarray(degrade.synthetic_motion_blur(gt, key=image.key)[0])), gt
-
-
-def measure_proxy(
-    restorer: Callable[[np.ndarray], np.ndarray],
-    dataset: str,
-    task: str,
-    *,
-    limit: int | None = None,
-    method_name: str = "custom",
-    progress: bool = False,
-) -> pd.DataFrame:
-    """Per-image PSNR/SSIM on a synthetic MemoryNet proxy (``"shadow"``/``"motion_blur"``).
-
-    Each clean RGB image is degraded with the proxy keyed on its name, restored (HxWx3 on
-    [0, 1]), rounded to uint8 and scored on the MATLAB ``rgb2ycbcr`` luminance (MemoryNet's
-    evaluation: Y-channel PSNR/SSIM of uint8 images). Not comparable with ISTD/GoPro numbers.
-    """
-    rows = []
-    images = data.load(dataset, limit=limit)
-    for im in tqdm(images, desc=f"{method_name} {dataset} {task}", disable=not progress):
-        deg, gt = proxy_pair(im, task)
-        t0 = time.perf_counter()
-        out = restorer(deg.astype(np.float64) / 255.0)
-        seconds = time.perf_counter() - t0
-        y_out, y_gt = metrics.rgb2y(metrics.to_uint8(out * 255.0)), metrics.rgb2y(gt)
-        rows.append(
-            ("proxy", dataset, task, method_name, im.name, metrics.psnr(y_out, y_gt),
-             metrics.ssim(y_out, y_gt), seconds)
-        )  # fmt: skip
-    return pd.DataFrame(rows, columns=evaluate.PER_IMAGE_COLUMNS)
-
-
-def _measure(
-    model: nn.Module,
-    name: str,
-    dataset: str,
-    setting: str,
-    protocol: str,
-    *,
-    device: torch.device,
-    limit: int | None,
-    tile: int | str | None = "auto",
-    ensemble: bool = False,
-    progress: bool = False,
-) -> pd.DataFrame:
-    fn = _restorer(model, device, tile, ensemble)
-    return score_restorer(fn, name, dataset, setting, protocol, limit=limit, progress=progress)
-
-
-def score_restorer(
-    fn: Callable[[np.ndarray], np.ndarray],
-    name: str,
-    dataset: str,
-    setting: str,
-    protocol: str,
-    *,
-    limit: int | None = None,
-    progress: bool = False,
-) -> pd.DataFrame:
-    """Per-image scores of any restorer on one evaluation cell, proxy tasks included."""
-    if setting in PROXY_TASKS:
-        return measure_proxy(fn, dataset, setting, limit=limit, method_name=name,
-                             progress=progress)  # fmt: skip
-    return evaluate.measure(
-        fn, dataset, setting, protocol, method_name=name, limit=limit, progress=progress
-    )
-
-
 def _validate(model: nn.Module, recipe: Recipe, device: torch.device) -> pd.DataFrame:
     """Per-image scores on the first ``val_limit`` images of the validation set (eval mode)."""
     was_training = model.training
     try:
-        return _measure(
-            model, f"{recipe.name}@{recipe.budget}", recipe.val_set, recipe.val_setting,
-            recipe.protocol, device=device, limit=recipe.val_limit,
+        return evaluate.measure(
+            restorers.model_restorer(model, device), recipe.val_set, recipe.val_setting,
+            recipe.protocol, method_name=f"{recipe.name}@{recipe.budget}",
+            limit=recipe.val_limit, progress=False,
         )  # fmt: skip
     finally:
         model.train(was_training)
@@ -374,7 +273,7 @@ def _save_snapshot(out: Path, model: nn.Module, it: int) -> None:
              for k, v in model.state_dict().items()}  # fmt: skip
     path = out / SNAPSHOTS / f"model_{it:07d}.pt"
     path.parent.mkdir(exist_ok=True)
-    _atomic_write(path, lambda tmp: torch.save({"iteration": it, "model": state}, tmp))
+    atomic_write(path, lambda tmp: torch.save({"iteration": it, "model": state}, tmp))
 
 
 def _half_roundtrip(state: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -404,98 +303,6 @@ def _fp16_check(
         "tolerance_db": FP16_TOLERANCE_DB,
         "use_fp16": bool(finite and delta <= FP16_TOLERANCE_DB),
     }
-
-
-def load_model(
-    run: str | Path, device: str | torch.device | None = None
-) -> tuple[nn.Module, Recipe]:
-    """The model and recipe of a run folder (``model.pt``, else ``checkpoint.pt``) or file."""
-    p = Path(run)
-    if p.is_dir():
-        p = p / MODEL if (p / MODEL).is_file() else p / CHECKPOINT
-    if not p.is_file():
-        raise FileNotFoundError(f"no {MODEL} or {CHECKPOINT} at {run}")
-    payload = torch.load(p, map_location="cpu", weights_only=False)
-    recipe = recipe_from_dict(payload["recipe"])
-    state = payload["model"]
-    if (
-        recipe.family == "memnet"
-        and "recon_bn_per_block" not in recipe.model_kwargs
-        and "reconnet.act.1.0.weight" not in state
-        and recipe.model_kwargs.get("multi_supervised", True)
-    ):  # saved before a BN per ReconNet block became MemNet's default: one shared BN
-        recipe = with_overrides(recipe, {"recon_bn_per_block": False})
-    model = build_model(recipe)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    dev = torch.device(device) if device else torch.device("cpu")
-    return model.to(dev).eval(), recipe
-
-
-def evaluate_checkpoint(
-    run: str | Path | nn.Module,
-    datasets: Sequence[str] | None = None,
-    settings: Sequence[str] | None = None,
-    protocol: str | None = None,
-    *,
-    recipe: Recipe | None = None,
-    limit: int | None = None,
-    ensemble: bool = False,
-    tile: int | str | None = "auto",
-    device: str | torch.device | None = None,
-    method_name: str | None = None,
-    progress: bool = True,
-    threads: int | None = None,
-) -> pd.DataFrame:
-    """Per-image PSNR/SSIM of a trained model on ``datasets`` x ``settings`` under ``protocol``.
-
-    ``run`` is a run folder / model file (the recipe comes with it) or a model (then pass
-    ``recipe`` or all of ``datasets``, ``settings``, ``protocol``). Defaults are the recipe's
-    test sets, settings and protocol. Large images are restored in 256-pixel tiles with 32 pixels
-    of context (``tile="auto"``; MemNet's test code also tiles); ``ensemble`` is the x8
-    self-ensemble (RED Sec. 3.5, NLRN-MV). ``threads``: torch CPU threads while scoring, as in
-    :func:`train` (more threads than free cores slows inference several times over). Returns
-    :data:`reprolib.evaluate.PER_IMAGE_COLUMNS` rows; average with
-    :func:`reprolib.evaluate.summarise`.
-    """
-    _check_threads(threads)
-    if isinstance(run, nn.Module):
-        model = run
-        if recipe is None and (datasets is None or settings is None or protocol is None):
-            raise ValueError("evaluating a bare model needs recipe= or datasets/settings/protocol")
-        dev = torch.device(device) if device else next(model.parameters()).device
-    else:
-        model, loaded = load_model(run, device)
-        recipe = recipe or loaded
-        dev = next(model.parameters()).device
-    sets = list(datasets or recipe.test_sets)  # type: ignore[union-attr]
-    grid = list(settings or recipe.test_settings)  # type: ignore[union-attr]
-    proto = protocol or recipe.protocol  # type: ignore[union-attr]
-    name = method_name or (f"{recipe.name}@{recipe.budget}" if recipe else "model")
-    with torch_threads(threads):
-        frames = [
-            _measure(model, name, ds, st, proto, device=dev, limit=limit, tile=tile,
-                     ensemble=ensemble, progress=progress)
-            for ds in sets for st in grid
-        ]  # fmt: skip
-    return pd.concat(frames, ignore_index=True)
-
-
-def _check_threads(threads: int | None) -> None:
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                or threads < 1):  # fmt: skip
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run the block with ``threads`` torch CPU threads (None: leave the setting alone)."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -529,16 +336,6 @@ def _distributed(device: str | torch.device | None) -> tuple[int, int, torch.dev
     return rank, world, dev, created
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _rank_state(sampler: PatchSampler, device: torch.device) -> dict[str, Any]:
     return {
         "sampler": sampler.state_dict(),
@@ -565,7 +362,7 @@ def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
             w.writeheader()
             w.writerows(rows)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def _append_log(path: Path, row: dict[str, Any]) -> None:
@@ -660,7 +457,7 @@ def train(
         isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after < 1
     ):
         raise ValueError(f"stop_after must be a positive integer or None, got {stop_after!r}")
-    _check_threads(threads)
+    check_threads(threads)
     rank, world, dev, created_group = _distributed(device)
     out = Path(out_dir) if out_dir is not None else default_out_dir(r)
     det_before = torch.are_deterministic_algorithms_enabled()
@@ -763,7 +560,7 @@ def _train(
             "ranks": states, "log": log_rows, "window": [float(v) for v in window],
             "wall_s": wall, "world_size": world,
         }  # fmt: skip
-        _atomic_write(out / CHECKPOINT, lambda tmp: torch.save(payload, tmp))
+        atomic_write(out / CHECKPOINT, lambda tmp: torch.save(payload, tmp))
 
     model.train()
     it = start
@@ -867,11 +664,11 @@ def _train(
         "dtype": "float16" if check["use_fp16"] else "float32",
         "fp16_check": check,
     }
-    _atomic_write(out / MODEL, lambda tmp: torch.save(payload, tmp))
+    atomic_write(out / MODEL, lambda tmp: torch.save(payload, tmp))
     summary.update(
         model_file=MODEL, model_dtype=payload["dtype"], fp16_check=check,
         **provenance.stamp(dev),
     )  # fmt: skip
     text = json.dumps(summary, indent=2, default=str)
-    _atomic_write(out / SUMMARY, lambda tmp: tmp.write_text(text))
+    atomic_write(out / SUMMARY, lambda tmp: tmp.write_text(text))
     return summary

@@ -1,6 +1,6 @@
 """Benchmark every main model: size, depth, FLOPs per pixel, CPU time and peak memory.
 
-Writes ``results/bench/models.csv``. Each model runs in its own subprocess so that the peak
+Writes ``<results root>/bench/models.csv``. Each model runs in its own subprocess so that the peak
 resident memory (``ru_maxrss``) is that model's alone. Times are the median of a few
 inference passes (``torch.no_grad``, float32, batch 1, single-channel input, or RGB for
 MemoryNet) after one warm-up pass, on this machine's CPU with all its threads; a model whose
@@ -24,9 +24,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from reprolib import claims
+
 REPO = Path(__file__).resolve().parents[1]
 SLOW_S = 20.0  # a first pass slower than this is the timing (NLRN attention at 512 px)
-OUT = REPO / "results" / "bench" / "models.csv"
+OUT = claims.results_root() / "bench" / "models.csv"
 # Registry names; RED30 is benchmarked as released (128 channels), as in the papers' tables.
 MODELS = {
     "dncnn17": {},

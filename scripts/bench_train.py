@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from reprolib import provenance
+from reprolib import claims, provenance
 from reprolib.patches import PatchSampler
 from reprolib.recipes import get_recipe
 from reprolib.train import LossModule, build_model, make_optimizer, train_step
@@ -140,7 +140,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0, help="time budget per recipe")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all)")
-    p.add_argument("--out", default=str(provenance.REPO_ROOT / "results/bench/train.csv"))
+    p.add_argument("--out", default=str(claims.results_root() / "bench" / "train.csv"))
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -4,11 +4,12 @@ Each notebook is thin: a ``parameters`` cell (papermill), calls into ``reprolib`
 under ``results/``, and a display. Run ``python scripts/make_notebooks.py`` after editing here.
 """
 
-from reprolib.runner import code, hidden, parameters
+from reprolib.runner import NotebookSet, code, hidden, parameters
 from reprolib.runner import markdown as md
-from reprolib.runner import write_notebook as write
 
-write(
+NOTEBOOKS = NotebookSet()
+
+NOTEBOOKS.add(
     "protocol",
     [
         md(
@@ -73,7 +74,7 @@ write(
     ],
 )
 
-write(
+NOTEBOOKS.add(
     "comparison",
     [
         md(
@@ -104,7 +105,7 @@ write(
             "inference), and peak resident memory of the benchmarking process."
         ),
         hidden(
-            'bench_path = REPO_ROOT / "results" / "bench" / "models.csv"\n'
+            'bench_path = claims.results_root() / "bench" / "models.csv"\n'
             "bench = pd.read_csv(bench_path) if bench_path.exists() else None\n"
             "bench"
         ),
@@ -112,7 +113,7 @@ write(
     ],
 )
 
-write(
+NOTEBOOKS.add(
     "scoreboard",
     [
         md(
@@ -148,7 +149,7 @@ write(
             "board = scoreboard.write(None if out is None else REPO_ROOT / out)\n"
             "counts = scoreboard.counts(board)\n"
             "for status in scoreboard.STATUSES:\n"
-            "    glue(f\"score-{chapters.slug(status)}\", int(counts.loc['all', status]), "
+            '    glue(f"score-{chapters.slug(status)}", int(counts.loc["all", status]), '
             "display=False)\n"
             'glue("score-total", len(board), display=False)\n'
             'display(Markdown("\\n\\n".join(scoreboard.headline(board).splitlines())))\n'
@@ -195,13 +196,13 @@ write(
             "        continue\n"
             '    done = int((table["current"] == table["runs"]).sum())\n'
             '    display(Markdown(f"**Budget `{budget}`**: {done} of {len(table)} entries complete, "\n'
-            "                     f\"{table['training_h'].sum():.1f} h of training in all.\"))\n"
+            "                     f\"{table['training_h'].sum():.1f} h of training in all.\"))  # fmt: skip\n"
             "    display(table)"
         ),
     ],
 )
 
-write(
+NOTEBOOKS.add(
     "experiment_report",
     [
         md(
@@ -236,11 +237,11 @@ write(
             '        "Runs marked `current = False` were trained from an earlier recipe or model "\n'
             '        "default; `reprolib run " + experiment + " --budget " + budget + "` retrains "\n'
             '        "them."\n'
-            "    ))\n"
+            "    ))  # fmt: skip\n"
             "runs"
         ),
         md("## Claimed vs measured"),
-        hidden("plotting.style_comparison(summary) if len(summary) else 'no runs yet'"),
+        hidden('plotting.style_comparison(summary) if len(summary) else "no runs yet"'),
         md(
             "## Every seed\n\n"
             "Mean PSNR of each trained seed per cell, and their mean (the *measured* value "
@@ -249,8 +250,9 @@ write(
         hidden(
             "seeds = experiments.seed_metrics(exp, budget)\n"
             'if len(seeds) and seeds["seed"].nunique() > 1:\n'
-            '    table = seeds.pivot_table(index=["run", "dataset", "setting"], columns="seed",\n'
-            '                              values="psnr").rename(columns=lambda k: f"seed {k}")\n'
+            "    table = seeds.pivot_table(\n"
+            '        index=["run", "dataset", "setting"], columns="seed", values="psnr"\n'
+            '    ).rename(columns=lambda k: f"seed {k}")\n'
             '    table["mean"] = table.mean(axis=1)\n'
             "    display(table.round(3))\n"
             "else:\n"
@@ -280,8 +282,8 @@ write(
             "for _, f in findings.iterrows():\n"
             '    glue(f"{experiment}-{budget}-{f.claim_id}", f.verdict, display=False)\n'
             'cols = ["claim_id", "verdict", "margin_db", "ci_low", "ci_high", "p_value", "seeds",\n'
-            '        "converged", "reason", "runs"]\n'
-            "findings[cols] if len(findings) else Markdown('This entry checks no finding.')"
+            '        "converged", "reason", "runs"]  # fmt: skip\n'
+            'findings[cols] if len(findings) else Markdown("This entry checks no finding.")'
         ),
         md(
             "## Learning curves\n\n"
@@ -292,8 +294,12 @@ write(
             "full budget), drawn where the paper tabulates that cell."
         ),
         hidden(
-            "plotting.run_curves(experiments.learning_curves(exp, budget), summary, "
-            "title=exp.title, val_cells=experiments.validation_cells(exp, budget));"
+            "plotting.run_curves(\n"
+            "    experiments.learning_curves(exp, budget),\n"
+            "    summary,\n"
+            "    title=exp.title,\n"
+            "    val_cells=experiments.validation_cells(exp, budget),\n"
+            ");"
         ),
         md(
             "## The paper's figures from these runs\n\n"
@@ -326,7 +332,7 @@ write(
     ],
 )
 
-write(
+NOTEBOOKS.add(
     "chapter",
     [
         md("# Every table and finding"),
@@ -346,7 +352,7 @@ write(
             '    f"{len(board)} claims (table cells and stated findings): "\n'
             '    + ", ".join(f"**{n}** {s}" for s, n in counts.items())\n'
             '    + ". Statuses and reasons come from `results/scoreboard.csv`."\n'
-            "))"
+            "))  # fmt: skip"
         ),
         md(
             "## Architecture check\n\nParameter counts (conv weights, as the papers count them) "
@@ -354,8 +360,8 @@ write(
         ),
         hidden(
             "arch = chapters.architecture(paper)\n"
-            "plotting.style_comparison(arch) if len(arch) else "
-            'Markdown("This paper prints no parameter or depth table.")'
+            'none = Markdown("This paper prints no parameter or depth table.")\n'
+            "plotting.style_comparison(arch) if len(arch) else none"
         ),
         md("## Tables"),
         hidden(
@@ -380,7 +386,7 @@ write(
     ],
 )
 
-write(
+NOTEBOOKS.add(
     "memnet_diagnosis",
     [
         md(
@@ -400,27 +406,28 @@ write(
             "from IPython.display import Markdown, display\n\n"
             "from reprolib import claims, plotting\n"
             "from reprolib.provenance import REPO_ROOT\n\n"
-            'folder = (claims.results_root() / "memnet" / "diagnosis" if out_dir is None\n'
-            "          else REPO_ROOT / out_dir)\n"
+            'folder = claims.results_root() / "memnet" / "diagnosis"\n'
+            "if out_dir is not None:\n"
+            "    folder = REPO_ROOT / out_dir\n"
             'probes = pd.read_csv(folder / "probes.csv")\n'
             'logs = {p: pd.read_csv(folder / p / "log.csv") for p in probes["probe"]\n'
-            '        if (folder / p / "log.csv").exists()}\n'
+            '        if (folder / p / "log.csv").exists()}  # fmt: skip\n'
             'cols = ["probe", "factor", "change", "iterations", "eval_set", "input_psnr",\n'
             '        "eval_gain", "train_mode_gain", "images_below_input", "loss_max_over_min",\n'
-            '        "wall_s"]\n'
+            '        "wall_s"]  # fmt: skip\n'
             "probes[[c for c in cols if c in probes]].round(3)"
         ),
         md(
             "## Curves per probe\n\nLeft: training loss (log scale; spikes are the "
             "instability). Right: validation gain over the degraded input, eval mode."
         ),
-        hidden("plotting.diagnosis_curves(probes[probes['probe'].isin(logs)], logs);"),
+        hidden('plotting.diagnosis_curves(probes[probes["probe"].isin(logs)], logs);'),
         md("## What the probes say"),
         hidden(
-            "row = probes.set_index('probe')\n"
-            "def g(p, c='eval_gain'):\n"
-            "    return f\"{row.loc[p, c]:+.2f} dB\" if p in row.index else 'not run'\n"
-            "display(Markdown('\\n'.join([\n"
+            'row = probes.set_index("probe")\n\n\n'
+            'def g(p, c="eval_gain"):\n'
+            '    return f"{row.loc[p, c]:+.2f} dB" if p in row.index else "not run"\n\n\n'
+            "lines = [\n"
             "    f\"- Paper recipe: {g('paper_recipe')} after 500 iterations (train mode \"\n"
             "    f\"{g('paper_recipe', 'train_mode_gain')}).\",\n"
             '    f"- One optimiser/clipping change, He init kept: global-norm clip "\n'
@@ -443,9 +450,14 @@ write(
             "    f\"{g('table3_committed_recalibrated_128px')} / \"\n"
             "    f\"{g('table3_committed_recalibrated_256px')}: the statistics of training-size \"\n"
             '    f"patches, not their staleness, fail on whole images.",\n'
-            "])))"
+            "]  # fmt: skip\n"
+            'display(Markdown("\\n".join(lines)))'
         ),
     ],
 )
 
-# The explorer notebook has its own generator: scripts/make_explorer_notebook.py.
+# The explorer and train notebooks have their own generators: scripts/make_explorer_notebook.py
+# and scripts/make_train_notebook.py.
+
+if __name__ == "__main__":
+    NOTEBOOKS.main()

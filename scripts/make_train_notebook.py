@@ -1,15 +1,17 @@
 """Write notebooks/train.ipynb (kept as a script so the notebook's source stays reviewable).
 
 The notebook is thin: a ``parameters`` cell for papermill, one call to
-:func:`reprolib.train.train`, the learning curve, and the test-set evaluation written to
-``metrics.csv`` (per-set averages) and ``per_image.csv`` in the run folder.
+:func:`reprolib.train.train`, the learning curve, and one call to
+:func:`reprolib.evaluate.evaluate_run`, which scores the final model on the recipe's test sets
+and writes ``per_image.csv`` and ``metrics.csv`` into the run folder (:mod:`reprolib.runs`).
 Run ``python scripts/make_train_notebook.py`` after editing here.
 """
 
-from reprolib.runner import code, parameters, write_notebook
+from reprolib.runner import NotebookSet, code, parameters
 from reprolib.runner import markdown as md
 
-write_notebook(
+NOTEBOOKS = NotebookSet()
+NOTEBOOKS.add(
     "train",
     [
         md(
@@ -17,10 +19,10 @@ write_notebook(
             "Trains a paper's recipe (`reprolib.recipes`) at a budget with the study's single "
             "training loop (`reprolib.train.train`), shows the learning curve and scores the final "
             "model on the recipe's test sets with the recipe's evaluation protocol. The run folder "
-            "holds `log.csv`, `checkpoint.pt`, `model.pt`, `train_summary.json` (budget, iterations, "
-            "patches seen, hardware, wall time, commit) and, from this notebook, `metrics.csv` and "
-            "`per_image.csv`. Running the notebook again continues an unfinished run and never "
-            "retrains a finished one."
+            "(`reprolib.runs`) holds `log.csv`, `checkpoint.pt`, `model.pt`, `train_summary.json` "
+            "(budget, iterations, patches seen, hardware, wall time, commit) and the evaluation, "
+            "`per_image.csv` and `metrics.csv` (`reprolib.evaluate.evaluate_run`). Running the "
+            "notebook again continues an unfinished run and never retrains a finished one."
         ),
         parameters(
             "# Parameters (papermill)\n"
@@ -39,19 +41,25 @@ write_notebook(
             "import matplotlib.pyplot as plt\n"
             "import pandas as pd\n"
             "from IPython.display import display\n\n"
-            "from reprolib import evaluate, plotting, train\n"
+            "from reprolib import evaluate, plotting, runs, train\n"
             "from reprolib.provenance import REPO_ROOT\n\n"
             "resolved = train.resolve_recipe(recipe, budget, overrides)\n"
             "out = REPO_ROOT / out_dir if out_dir else train.default_out_dir(resolved)\n"
             "summary = train.train(\n"
-            "    recipe, budget, out_dir=out, device=device, max_minutes=max_minutes,\n"
-            "    overrides=overrides, threads=threads, overwrite=overwrite,\n"
+            "    recipe,\n"
+            "    budget,\n"
+            "    out_dir=out,\n"
+            "    device=device,\n"
+            "    max_minutes=max_minutes,\n"
+            "    overrides=overrides,\n"
+            "    threads=threads,\n"
+            "    overwrite=overwrite,\n"
             ")\n"
             "keys = [\n"
             '    "status", "recipe", "budget", "model", "model_kwargs", "iterations",\n'
             '    "iterations_total", "patches_seen", "wall_s", "final_loss", "final_val_psnr",\n'
             '    "val", "hardware", "precision", "threads", "model_dtype", "commit",\n'
-            "]\n"
+            "]  # fmt: skip\n"
             "pd.Series({k: summary.get(k) for k in keys}, name=str(out))"
         ),
         md(
@@ -61,7 +69,7 @@ write_notebook(
             "no model selection)."
         ),
         code(
-            'log = pd.read_csv(out / "log.csv")\n'
+            "log = pd.read_csv(out / runs.LOG)\n"
             "fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))\n"
             'plotting.learning_curve(log, "iteration", "loss", ax=ax1)\n'
             'ax1.set_yscale("log")\n'
@@ -73,27 +81,26 @@ write_notebook(
         ),
         md(
             "## Test sets\n\n"
-            "Average PSNR/SSIM per set and setting under the recipe's protocol "
-            "(`reprolib.evaluate.measure`; MemoryNet: the synthetic proxy), written to "
-            "`metrics.csv` in the run folder."
+            "Average PSNR/SSIM per set and setting under the recipe's protocol, through the "
+            "study's one evaluation path (`reprolib.evaluate`; MemoryNet: the synthetic proxy), "
+            "written to the run folder by `reprolib.evaluate.evaluate_run`."
         ),
         code(
             'if summary["status"] == "finished":\n'
-            "    per_image = train.evaluate_checkpoint(\n"
-            "        out, eval_sets, recipe=resolved, limit=eval_limit, device=device,\n"
+            "    metrics = evaluate.evaluate_run(\n"
+            "        out,\n"
+            "        eval_sets,\n"
+            "        recipe=resolved,\n"
+            "        limit=eval_limit,\n"
+            "        device=device,\n"
             "        threads=threads,\n"
             "    )\n"
-            "    metrics = evaluate.summarise(per_image)\n"
-            '    metrics.insert(0, "budget", resolved.budget)\n'
-            '    metrics.insert(1, "iterations", summary["iterations"])\n'
-            '    metrics.insert(2, "patches_seen", summary["patches_seen"])\n'
-            '    metrics["train_wall_s"] = summary["wall_s"]\n'
-            '    metrics["hardware"] = summary["hardware"]\n'
-            '    per_image.to_csv(out / "per_image.csv", index=False)\n'
-            '    metrics.to_csv(out / "metrics.csv", index=False)\n'
             "    display(metrics)\n"
             "else:\n"
             "    print(f\"run paused at iteration {summary['iterations']}: run again to continue\")"
         ),
     ],
 )
+
+if __name__ == "__main__":
+    NOTEBOOKS.main()

@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from reprolib import claims, train
+from reprolib import claims, evaluate, restorers, runs, train
+from reprolib.models.inference import torch_threads
 from reprolib.recipes import get_recipe
 
 OUT = claims.results_root() / "memnet" / "diagnosis"
@@ -94,12 +95,15 @@ def _train_mode_restorer(model: torch.nn.Module) -> Callable[[np.ndarray], np.nd
 def _scores(model, recipe, dataset: str, setting: str, limit: int) -> dict[str, float]:
     """Mean PSNR of the input, of the model in eval mode and in training mode."""
     proto = recipe.protocol
-    base = train.score_restorer(lambda x: x, "input", dataset, setting, proto, limit=limit)
-    ev = train.evaluate_checkpoint(
+    base = evaluate.measure(
+        restorers.identity, dataset, setting, proto, method_name="input", limit=limit,
+        progress=False,
+    )  # fmt: skip
+    ev = evaluate.evaluate_checkpoint(
         model, [dataset], [setting], proto, limit=limit, progress=False, tile=None
     )
-    tr = train.score_restorer(_train_mode_restorer(model), "train", dataset, setting, proto,
-                              limit=limit)  # fmt: skip
+    tr = evaluate.measure(_train_mode_restorer(model), dataset, setting, proto,
+                          method_name="train", limit=limit, progress=False)  # fmt: skip
     b, e, t = base["psnr"].mean(), ev["psnr"].mean(), tr["psnr"].mean()
     return {
         "eval_set": f"{dataset} {setting} (first {limit})",
@@ -118,14 +122,14 @@ def run_probe(name: str, threads: int) -> dict:
     folder = OUT / name
     summary = train.train(recipe_name, "cpu", out_dir=folder, overrides=over, threads=threads,
                           progress=False, stop_after=ITERATIONS)  # fmt: skip
-    model, recipe = train.load_model(folder)
-    with train.torch_threads(threads):
+    model, recipe = restorers.load_model(folder)
+    with torch_threads(threads):
         final = (
             _scores(model, recipe, "Set5", "x3", 3)
             if recipe.task == "sr"
             else _scores(model, recipe, "BSD200", "sigma50", 11)
         )
-    log = pd.read_csv(folder / train.LOG)
+    log = pd.read_csv(folder / runs.LOG)
     return {
         **_validation_cell(recipe_name),
         "probe": name, "recipe": recipe_name, "factor": factor, "change": change,
@@ -141,11 +145,11 @@ def run_probe(name: str, threads: int) -> dict:
 def probe_table3(threads: int) -> list[dict]:
     """The committed Table 3 model: eval vs train mode, then with recomputed running stats."""
     folder = claims.results_root() / "memnet" / "table3" / "cpu" / "MemNet"
-    if not (folder / train.MODEL).is_file():
+    if not (folder / runs.MODEL).is_file():
         return []
-    model, recipe = train.load_model(folder)
+    model, recipe = restorers.load_model(folder)
     rows = []
-    with train.torch_threads(threads):
+    with torch_threads(threads):
         before = _scores(model, recipe, "BSD200", "sigma50", 11)
         rows.append({"probe": "table3_committed", "factor": "BN statistics",
                      "change": "committed memnet/table3 model as trained", **before})  # fmt: skip
@@ -170,8 +174,8 @@ def probe_table3(threads: int) -> list[dict]:
 def _validation_cell(recipe_name: str) -> dict:
     """The cell a probe's training validated on and its degraded input's PSNR there."""
     r = get_recipe(recipe_name, budget="cpu")
-    base = train.score_restorer(lambda x: x, "input", r.val_set, r.val_setting, r.protocol,
-                                limit=r.val_limit)  # fmt: skip
+    base = evaluate.measure(restorers.identity, r.val_set, r.val_setting, r.protocol,
+                            method_name="input", limit=r.val_limit, progress=False)  # fmt: skip
     return {"val_cell": f"{r.val_set} {r.val_setting} (first {r.val_limit})",
             "val_input_psnr": round(float(base["psnr"].mean()), 3)}  # fmt: skip
 
@@ -190,7 +194,7 @@ def _write(rows: list[dict]) -> None:
     table3 += [f"table3_committed_recalibrated_{side}px" for side, _ in RECALIBRATION_SIZES]
     order = {p: i for i, p in enumerate([*PROBES, *table3])}
     table = table.sort_values("probe", key=lambda s: s.map(order)).reset_index(drop=True)
-    train._atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    runs.write_csv(path, table)
 
 
 def render() -> None:

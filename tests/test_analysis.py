@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from reprolib import analysis, protocols
+from reprolib import analysis, evaluate, protocols
 from reprolib.models import build
 from reprolib.models.memorynet import MemoryReadout
 
@@ -160,8 +160,9 @@ def test_psnr_per_intermediate_rejects_wrong_protocol() -> None:
         analysis.psnr_per_intermediate(model, [pair], "sigma25", "memnet_sr")
 
 
-def test_protocol_pairs_follow_the_protocol(data_root) -> None:
-    ((inp, gt),) = analysis.protocol_pairs("Set5", "x3", "memnet_sr", limit=1)
+def test_evaluation_pairs_follow_the_protocol(data_root) -> None:
+    (pair,) = evaluate.iter_pairs("Set5", "x3", "memnet_sr", limit=1)  # what Fig. 6 scores
+    inp, gt = pair.degraded, pair.target
     assert gt.dtype == np.uint8 and gt.ndim == 2 and gt.shape[0] % 3 == gt.shape[1] % 3 == 0
     assert inp.shape == gt.shape and inp.dtype == np.float64
     assert 25 < protocols.get("memnet_sr").score(inp * 255.0, gt, 3)[0] < 40  # bicubic x3

@@ -70,7 +70,9 @@ def test_reports_and_protocol_write_under_reprolib_results_only(monkeypatch, tmp
 
     monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
     written = []
-    monkeypatch.setattr(runner, "execute", lambda nb, out, params, title=None: written.append(out) or out)
+    monkeypatch.setattr(
+        runner, "execute", lambda nb, out, params, title=None: written.append(out) or out
+    )
     monkeypatch.setattr(chapters, "write_toc", lambda *a: pytest.fail("_toc.yml rewritten"))
     monkeypatch.setattr(chapters, "write_headline", lambda: written.append(tmp_path / "headline"))
     assert cli.main(["reports"]) == 0

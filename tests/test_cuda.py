@@ -23,11 +23,11 @@ from reprolib import data
 from reprolib.models import build
 from reprolib.models.attention import neighbourhood_attention
 from reprolib.recipes import get_recipe
+from reprolib.restorers import load_model
 from reprolib.train import (
     CHECKPOINT,
     LossModule,
     build_model,
-    load_model,
     make_optimizer,
     train,
     train_step,

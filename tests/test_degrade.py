@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from reprolib import degrade as D
-from reprolib.imresize import imresize, to_uint8_matlab
+from reprolib.imageops import modcrop, to_uint8
+from reprolib.imresize import imresize
 
 
 def _img(h: int = 48, w: int = 64, c: int | None = None, seed: int = 0) -> np.ndarray:
@@ -17,7 +18,7 @@ def _img(h: int = 48, w: int = 64, c: int | None = None, seed: int = 0) -> np.nd
     rng = np.random.default_rng(seed)
     shape = (h, w) if c is None else (h, w, c)
     coarse = rng.random((max(2, h // 8), max(2, w // 8)) + shape[2:]) * 255
-    return to_uint8_matlab(imresize(coarse, output_shape=(h, w)))
+    return to_uint8(imresize(coarse, output_shape=(h, w)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,7 +93,7 @@ def test_bicubic_degrade_modes():
     assert f.dtype == np.float64 and f.shape == hr.shape
     np.testing.assert_allclose(f, imresize(imresize(hr.astype(float), 1 / 3), 3))
     u = D.bicubic_degrade(hr, 3, output="uint8")
-    np.testing.assert_array_equal(u, to_uint8_matlab(f))
+    np.testing.assert_array_equal(u, to_uint8(f))
     p = D.bicubic_degrade(hr, 3, output="uint8_per_pass")
     np.testing.assert_array_equal(p, imresize(imresize(hr, 1 / 3), 3))
     assert p.dtype == np.uint8
@@ -106,15 +107,15 @@ def test_bicubic_degrade_errors_and_modcrop():
     hr = _img(50, 62)
     for bad in (1, 5, 2.5, 0, -2, True):
         with pytest.raises(ValueError, match="scale must be 2, 3 or 4"):
-            D.bicubic_degrade(D.modcrop(hr, 4), bad)
+            D.bicubic_degrade(modcrop(hr, 4), bad)
     with pytest.raises(ValueError, match="modcrop"):
         D.bicubic_degrade(hr, 4)
-    assert D.modcrop(hr, 4).shape == (48, 60)
-    assert D.modcrop(hr, 3).shape == (48, 60)
+    assert modcrop(hr, 4).shape == (48, 60)
+    assert modcrop(hr, 3).shape == (48, 60)
     with pytest.raises(ValueError, match="output"):
-        D.bicubic_degrade(D.modcrop(hr, 2), 2, output="double")
+        D.bicubic_degrade(modcrop(hr, 2), 2, output="double")
     with pytest.raises(ValueError, match="uint8"):
-        D.bicubic_degrade(D.modcrop(hr, 2).astype(float), 2, output="uint8_per_pass")
+        D.bicubic_degrade(modcrop(hr, 2).astype(float), 2, output="uint8_per_pass")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,7 +280,7 @@ def test_blur_dtypes_boundaries_noise():
     b8 = D.blur(img, k)
     bf = D.blur(img.astype(float), k)
     assert b8.dtype == np.uint8 and bf.dtype == np.float64
-    np.testing.assert_array_equal(b8, to_uint8_matlab(bf))
+    np.testing.assert_array_equal(b8, to_uint8(bf))
     const = np.full((20, 20), 100.0)
     for boundary in ("replicate", "symmetric", "circular"):
         np.testing.assert_allclose(D.blur(const, k, boundary=boundary), 100.0)
@@ -410,3 +411,16 @@ def test_synthetic_motion_blur():
     np.testing.assert_array_equal(b, D.blur(img, k))
     with pytest.raises(ValueError, match="length_range"):
         D.synthetic_motion_blur(img, key="m", length_range=(10, 5))
+
+
+def test_synthetic_proxy_is_the_uint8_degradation_with_its_mask():
+    img = _img(40, 48, 3)
+    shadowed, mask = D.synthetic_proxy(img, "shadow", key="k")
+    expected, expected_mask, _ = D.synthetic_shadow(img, key="k")
+    np.testing.assert_array_equal(shadowed, expected)
+    np.testing.assert_array_equal(mask, expected_mask)
+    blurred, none = D.synthetic_proxy(img, "motion_blur", key="k")
+    assert none is None and blurred.dtype == np.uint8
+    np.testing.assert_array_equal(blurred, to_uint8(D.synthetic_motion_blur(img, key="k")[0]))
+    with pytest.raises(ValueError, match="proxy task"):
+        D.synthetic_proxy(img, "rain", key="k")

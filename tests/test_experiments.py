@@ -13,7 +13,16 @@ import pandas as pd
 import pytest
 
 from reprolib import experiments, stats
+from reprolib.evaluate import PER_IMAGE_COLUMNS
 from reprolib.experiments import Experiment, Run
+from reprolib.runs import write_evaluation
+
+
+def _mark_scored(run_dir: Path) -> None:
+    """What :func:`reprolib.evaluate.evaluate_run` leaves in a scored run folder (the scores
+    themselves do not matter here)."""
+    per_image = pd.DataFrame(columns=PER_IMAGE_COLUMNS)
+    write_evaluation(run_dir, per_image, pd.DataFrame(columns=["dataset"]))
 
 
 def _exp(checks) -> Experiment:
@@ -209,8 +218,7 @@ def test_run_skips_current_resumes_unfinished_and_overwrites_stale(monkeypatch, 
     def fake_execute(nb, out, params, **kw):
         calls.append((out.name, dict(params)))
         if out.name == "train.ipynb":
-            out.parent.mkdir(parents=True, exist_ok=True)
-            (out.parent / "metrics.csv").write_text("dataset\n")
+            _mark_scored(out.parent)
 
     monkeypatch.setattr(runner, "execute", fake_execute)
     d = exp.run_dir(exp.runs[0], "smoke")
@@ -262,7 +270,7 @@ def test_a_run_with_the_same_training_recipe_reuses_trained_weights(monkeypatch,
 
     def fake_execute(nb, out, p, **kw):
         params.append(dict(p))
-        (out.parent / "metrics.csv").write_text("dataset\n")
+        _mark_scored(out.parent)
 
     monkeypatch.setattr(runner, "execute", fake_execute)
     experiments.run("p/b", "smoke")
@@ -285,8 +293,7 @@ def test_run_trains_only_the_named_runs_and_rejects_unknown_names(monkeypatch, t
     def fake_execute(nb, out, params, **kw):
         calls.append(str(Path(out).relative_to(tmp_path)))
         if Path(out).name == "train.ipynb":
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            (Path(out).parent / "metrics.csv").write_text("dataset\n")
+            _mark_scored(Path(out).parent)
 
     monkeypatch.setattr(runner, "execute", fake_execute)
     assert cli.main(["run", "p/t", "--budget", "smoke", "--runs", "B"]) == 0
@@ -341,8 +348,7 @@ def test_run_status_and_progress_read_each_runs_state_from_results(monkeypatch, 
 
     def scored(name: str, spec_hash: str, wall_s: float, reused: bool = False) -> None:
         d = exp.run_dir(next(r for r in runs if r.name == name), budget)
-        d.mkdir(parents=True)
-        (d / "metrics.csv").write_text("dataset\n")
+        _mark_scored(d)
         (d / "spec.json").write_text(json.dumps({"hash": spec_hash}))
         fields = recipes.recipe_to_dict(exp.recipe_for(runs[0], budget))
         (d / "train_summary.json").write_text(json.dumps(
@@ -413,11 +419,12 @@ def test_reports_entries_rerenders_only_entries_with_scored_runs_and_trains_noth
     monkeypatch.setattr(chapters, "write_toc", lambda: "")
     monkeypatch.setattr(chapters, "write_headline", lambda: "")
     d = done.run_dir(done.runs[0], "cpu")
-    d.mkdir(parents=True)
-    (d / "metrics.csv").write_text("dataset\n")
+    _mark_scored(d)
     (d / "spec.json").write_text(json.dumps({"hash": done.spec_hash(done.runs[0], "cpu")}))
     calls = []
-    monkeypatch.setattr(runner, "execute", lambda nb, out, params, title=None: calls.append((nb, str(out))))
+    monkeypatch.setattr(
+        runner, "execute", lambda nb, out, params, title=None: calls.append((nb, str(out)))
+    )
     assert cli.main(["reports", "--entries", "--budget", "cpu"]) == 0
     assert calls[0] == (experiments.REPORT_NOTEBOOK, str(tmp_path / "p/done/report_cpu.ipynb"))
     assert not any("train" in nb or "p/empty" in out for nb, out in calls)

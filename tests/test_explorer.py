@@ -1,14 +1,20 @@
-"""The explorer: scores consistent with its pictures, kernel-free widgets, a method registry and
-clear errors. Cases are small crops so the file runs in seconds on CPU."""
+"""The explorer: scores consistent with its pictures, kernel-free widgets, one method lookup
+(baselines, trained runs, registered methods) and clear errors. Cases are small crops so the
+file runs in seconds on CPU."""
 
 from __future__ import annotations
+
+import json
+import shutil
 
 import ipywidgets as widgets
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+import torch
 
-from reprolib import data, explorer
+from reprolib import data, explorer, restorers
+from reprolib.recipes import get_recipe, recipe_to_dict
 
 
 @pytest.fixture(scope="module")
@@ -85,31 +91,63 @@ def test_static_explorer_is_a_jslinked_stack(data_root, noisy):
         explorer.static_explorer([])
 
 
-def test_method_registry_and_checkpoint_hook(data_root, tmp_path):
-    def loader(path):
-        if path.parent.name != "mine":
-            return None
-        factory = lambda setting: lambda x: ndi.uniform_filter(x, 3)  # noqa: E731
-        return explorer.Method("Box (test)", factory, frozenset({"denoise"}), str(path))
-
-    (tmp_path / "mine").mkdir()
-    (tmp_path / "other").mkdir()
-    (tmp_path / "mine" / "model.pt").write_bytes(b"")
-    (tmp_path / "other" / "model.pt").write_bytes(b"")
-    explorer.set_checkpoint_loader(loader)
+def test_method_registry_and_trained_runs(data_root, tmp_path, monkeypatch):
+    """Registered methods and the trained runs under the results root are looked up like the
+    baselines: by name, for the settings they apply to; copied weights are listed once."""
+    factory = lambda setting: lambda x: ndi.uniform_filter(x, 3)  # noqa: E731
+    box = restorers.Method("Box (test)", factory, frozenset({"denoise"}), "a 3x3 mean")
+    restorers.register(box)
     try:
-        found = explorer.discover_checkpoints(tmp_path)
-        assert [m.name for m in found] == ["Box (test)"]
-        assert "Box (test)" in explorer.available_methods("sigma25", checkpoints=False)
-        assert "Box (test)" not in explorer.available_methods("x3", checkpoints=False)
+        assert "Box (test)" in restorers.available("sigma25", trained=False)
+        assert "Box (test)" not in restorers.available("x3", trained=False)
         c = explorer.compute_case("Set12", "09", "sigma25", "Box (test)", crop=32)
         assert c.psnr_restored > c.psnr_degraded  # a 3x3 mean removes some noise
         with pytest.raises(ValueError, match="already registered"):
-            explorer.register_method(found[0])
+            restorers.register(box)
     finally:
-        explorer.set_checkpoint_loader(None)
-        explorer.METHODS.pop("Box (test)", None)
-    assert explorer.discover_checkpoints(tmp_path) == []
+        restorers.unregister("Box (test)")
+    assert "Box (test)" not in restorers.available()
+
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    recipe = get_recipe("dncnn_denoise", sigma=25, budget="smoke",
+                        model_kwargs=dict(depth=3, features=4, batch_norm=False))  # fmt: skip
+    mine = tmp_path / "p" / "e" / "smoke" / "Mine__seed2"
+    mine.mkdir(parents=True)
+    fields = recipe_to_dict(recipe)
+    weights = restorers.build_model(recipe).state_dict()
+    torch.save({"recipe": fields, "model": weights}, mine / "model.pt")
+    (mine / "train_summary.json").write_text(
+        json.dumps({"status": "finished", "recipe_fields": fields, "iterations": 0})
+    )
+    copy = tmp_path / "p" / "f" / "smoke" / "Copy"
+    shutil.copytree(mine, copy)
+    (copy / "REUSED_FROM").write_text("p/e/smoke/Mine__seed2\n")
+    (tmp_path / "p" / "g" / "smoke" / "NoSummary").mkdir(parents=True)
+    (tmp_path / "p" / "g" / "smoke" / "NoSummary" / "model.pt").write_bytes(b"")
+    found = restorers.trained_methods()
+    assert [m.name for m in found] == ["p/e/Mine__seed2@smoke", "p/f/Copy@smoke"]
+    assert found[0].caption == "Mine (p/e, smoke, seed 2)" and found[1].trained.is_copy
+    assert "p/e/Mine__seed2@smoke" in restorers.available("sigma25")
+    assert "p/f/Copy@smoke" not in restorers.available("sigma25")  # the same weights
+    assert "p/e/Mine__seed2@smoke" not in restorers.available("sigma50")  # trained at 25
+    c = explorer.compute_case("Set12", "09", "sigma25", "p/e/Mine__seed2@smoke", crop=32)
+    assert c.restored.shape == (32, 32) and np.isfinite(c.psnr_restored)
+
+
+def test_comparisons_put_trained_models_beside_baselines(data_root):
+    """Every curated comparison has its baselines and the trained models of its entries
+    (those under the committed results root); a proxy comparison is RGB, scored on Y."""
+    spec = explorer.SHOWCASE
+    sigma25 = next(s for s in spec if s.setting == "sigma25")
+    trained = explorer.trained_for(sigma25.entries, "sigma25")
+    assert trained and all(n.startswith("nlrn/table4/") for n in trained)
+    shadow = next(s for s in spec if s.setting == "shadow")
+    names = explorer.trained_for(shadow.entries, "shadow")[:1]
+    c = explorer.compare(shadow.dataset, shadow.image, "shadow", names, crop=48)
+    assert c.protocol == "proxy" and c.ground_truth.shape == (48, 48, 3)
+    assert c.panels[0].diff.shape == (48, 48) and c.panels[0].caption.endswith("seed 0)")
+    ui = explorer.static_explorer([c], regions=1, region_px=16)
+    assert len(ui.children[1].children[0].children) == 4  # scores, pictures, zoom, differences
 
 
 def test_live_explorer_follows_its_controls(data_root):

@@ -7,7 +7,7 @@ import matplotlib.pyplot
 import pandas as pd
 import pytest
 
-from reprolib import experiments, figures, plotting, train
+from reprolib import evaluate, experiments, figures, plotting, train
 
 matplotlib.use("Agg")
 
@@ -167,7 +167,7 @@ def test_sweep_curve_plots_psnr_against_the_swept_parameter(results):
     for r in exp.runs[:2]:  # q5 and q11 at the smoke budget, scored on their test grid
         d = exp.run_dir(r, "smoke")
         train.train(exp.recipe_for(r, "smoke"), None, d, device="cpu", progress=False)
-        scores = train.evaluate_checkpoint(d, limit=2, progress=False)
+        scores = evaluate.evaluate_checkpoint(d, limit=2, progress=False)
         scores.to_csv(d / "per_image.csv", index=False)
     t = figures.make("sweep_curve", exp, "smoke").tables["sweep"]
     assert t["q"].tolist() == [5, 11] and (t["ci_low"] <= t["psnr"]).all()

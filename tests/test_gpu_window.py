@@ -15,7 +15,8 @@ import pytest
 
 from reprolib import data, experiments, recipes, stats
 from reprolib.provenance import REPO_ROOT
-from reprolib.train import build_model, load_model, train
+from reprolib.restorers import load_model
+from reprolib.train import build_model, train
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 import gpu_queue  # noqa: E402

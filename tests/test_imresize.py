@@ -7,7 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from reprolib.imresize import contributions, cubic, imresize, resize_matrix, to_uint8_matlab
+from reprolib.imageops import to_uint8
+from reprolib.imresize import contributions, cubic, imresize, resize_matrix
 
 # Keys cubic kernel (a = -0.5) at the distances that occur for scale 2 / 0.5, worked by hand:
 #   k(0.25) = 1.5/64 - 2.5/16 + 1            = 111/128
@@ -103,9 +104,9 @@ def test_linear_ramp_preserved_in_interior_on_upscale(scale):
     np.testing.assert_allclose(up[m:-m, m:-m], expected[m:-m, m:-m], atol=1e-10)
 
 
-def test_to_uint8_matlab_rounding():
+def test_to_uint8_rounds_like_matlab_uint8():
     x = np.array([-3.0, -0.5, 0.49, 0.5, 1.5, 2.5, 254.5, 255.4, 300.0, np.nan])
-    np.testing.assert_array_equal(to_uint8_matlab(x), [0, 0, 0, 1, 2, 3, 255, 255, 255, 0])
+    np.testing.assert_array_equal(to_uint8(x), [0, 0, 0, 1, 2, 3, 255, 255, 255, 0])
 
 
 def test_uint8_input_rounds_each_pass_smallest_scale_first():
@@ -115,13 +116,11 @@ def test_uint8_input_rounds_each_pass_smallest_scale_first():
     assert out.dtype == np.uint8 and out.shape == (51, 12)
     cols = resize_matrix(23, 12, 0.5)
     rows = resize_matrix(17, 51, 3.0)
-    step1 = to_uint8_matlab((cols @ img.astype(np.float64).T).T).astype(np.float64)
-    expected = to_uint8_matlab(rows @ step1)
+    step1 = to_uint8((cols @ img.astype(np.float64).T).T).astype(np.float64)
+    expected = to_uint8(rows @ step1)
     np.testing.assert_array_equal(out, expected)
     # the other order (or rounding only at the end) gives a different uint8 image here
-    other = to_uint8_matlab(
-        (cols @ to_uint8_matlab(rows @ img.astype(np.float64)).astype(np.float64).T).T
-    )
+    other = to_uint8((cols @ to_uint8(rows @ img.astype(np.float64)).astype(np.float64).T).T)
     assert not np.array_equal(other, expected)
     # float input is never rounded
     f = imresize(img.astype(np.float64), (3.0, 0.5))

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from reprolib import claims, train
+from reprolib import claims, evaluate, restorers, train
 
 MODEL = claims.results_root() / "memnet" / "diagnosis" / "table3_committed"
 
@@ -27,15 +27,16 @@ def _gain(model: torch.nn.Module, recipe, mode: str = "eval") -> float:
         with torch.no_grad():
             return m(torch.from_numpy(np.asarray(x, np.float32))[None, None])[0, 0].double().numpy()
 
-    cell = dict(dataset="BSD200", setting="sigma50", protocol=recipe.protocol, limit=2)
-    base = train.score_restorer(lambda x: x, "input", **cell)["psnr"].mean()
-    return float(train.score_restorer(restore, mode, **cell)["psnr"].mean() - base)
+    cell = dict(dataset="BSD200", setting="sigma50", protocol=recipe.protocol, limit=2,
+                progress=False)  # fmt: skip
+    base = evaluate.measure(restorers.identity, method_name="input", **cell)["psnr"].mean()
+    return float(evaluate.measure(restore, method_name=mode, **cell)["psnr"].mean() - base)
 
 
 @pytest.mark.skipif(not (MODEL / "model.pt").exists(), reason="diagnosis fixture not present")
 def test_bn_statistics_of_small_patches_fail_on_whole_images_and_larger_ones_fix_it(data_root):
     torch.set_num_threads(1)
-    model, recipe = train.load_model(MODEL)
+    model, recipe = restorers.load_model(MODEL)
     assert _gain(model, recipe, "train") > 5.0  # the weights denoise (image statistics)
     assert _gain(model, recipe) < 0.0  # the old behaviour: running statistics blow up
     train.recalibrate_batchnorm(model, recipe, batches=6, patch=recipe.patch, batch=16)

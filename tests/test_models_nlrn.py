@@ -171,61 +171,12 @@ def test_g_is_zero_initialised_and_weights_xavier() -> None:
 # ----------------------------------------------------------------------------- attention
 
 
-def naive_attention(
-    query: Tensor,
-    key: Tensor,
-    value: Tensor,
-    q: int | None,
-    score: str,
-    scale: float,
-    normalization: str,
-    padding: str,
-    prev: Tensor | None,
-) -> tuple[Tensor, Tensor]:
-    """Reference: explicit loops over pixels and window positions (Eq. 2 with Table 1's phi)."""
-    n, d, h, w = query.shape
-    c = value.shape[1]
-    kk = h * w if q is None else q * q
-    out = torch.zeros(n, c, h, w, dtype=query.dtype)
-    logits = torch.zeros(n, kk, h, w, dtype=query.dtype)
-    for b, y, x in itertools.product(range(n), range(h), range(w)):
-        if q is None:
-            pos = [(yy, xx, True) for yy in range(h) for xx in range(w)]
-        else:
-            r = q // 2
-            pos = []
-            for dy, dx in itertools.product(range(-r, r + 1), repeat=2):
-                yy, xx = y + dy, x + dx
-                if padding == "circular":  # the window wraps around the image
-                    pos.append((yy % h, xx % w, True))
-                else:
-                    pos.append((yy, xx, 0 <= yy < h and 0 <= xx < w))
-        ls, vs, ok = [], [], []
-        for k, (yy, xx, inside) in enumerate(pos):
-            kj = key[b, :, yy, xx] if inside else torch.zeros(d, dtype=query.dtype)
-            vj = value[b, :, yy, xx] if inside else torch.zeros(c, dtype=query.dtype)
-            qi = query[b, :, y, x]
-            s = (qi * kj).sum() if score == "dot" else -((qi - kj) ** 2).sum()
-            ls.append(s * scale + (prev[b, k, y, x] if prev is not None else 0.0))
-            vs.append(vj)
-            ok.append(inside or padding != "mask")
-        lv, vv, okv = torch.stack(ls), torch.stack(vs), torch.tensor(ok)
-        logits[b, :, y, x] = lv
-        if normalization == "softmax":
-            e = torch.where(okv, torch.exp(lv - lv[okv].max()), torch.zeros_like(lv))
-            wgt = e / e.sum()
-        else:
-            wgt = torch.where(okv, lv, torch.zeros_like(lv)) / okv.sum()
-        out[b, :, y, x] = (wgt[:, None] * vv).sum(0)
-    return out, logits
-
-
 CASES = [(q, p) for q in (1, 3, 5, 11) for p in ("circular", "zero", "mask")]
 CASES += [(17, "circular"), (None, "circular")]  # q = 17: wraps more than once on 7 rows
 
 
 @pytest.mark.parametrize("q, padding", CASES)
-def test_dense_blocked_naive_agree(q: int | None, padding: str) -> None:
+def test_dense_blocked_and_reference_agree(q: int | None, padding: str) -> None:
     torch.manual_seed(0)
     n, d, c, h, w = 2, 3, 4, 7, 9
     f64 = torch.float64
@@ -236,7 +187,10 @@ def test_dense_blocked_naive_agree(q: int | None, padding: str) -> None:
         [("dot", "softmax"), ("dot", "mean"), ("neg_sq_dist", "softmax")], (False, True)
     ):
         prev = torch.randn(n, kk, h, w, dtype=f64) if use_prev else None
-        ref_out, ref_logits = naive_attention(qm, km, vm, q, score, 0.7, norm, padding, prev)
+        ref_out, ref_logits = neighbourhood_attention(
+            qm, km, vm, q, score=score, scale=0.7, normalization=norm, padding=padding,
+            prev_logits=prev, impl="reference",
+        )  # fmt: skip
         for impl, tile in [("dense", 16), ("blocked", 1), ("blocked", 4), ("blocked", 16)]:
             out, logits = neighbourhood_attention(
                 qm, km, vm, q, score=score, scale=0.7, normalization=norm, padding=padding,
@@ -258,16 +212,17 @@ def _phi_self(nl: NonLocalModule, x: Tensor) -> Tensor:
 
 
 @pytest.mark.parametrize("distance", list(DISTANCES))
-def test_nonlocal_module_matches_naive_for_every_metric(distance: str) -> None:
+def test_nonlocal_module_matches_the_reference_for_every_metric(distance: str) -> None:
     torch.manual_seed(1)
     q, h, w = 5, 7, 9
     nl = NonLocalModule(6, 3, q, distance, "circular", h=1.3, zero_init_g=False).double()
     x = torch.rand(2, 6, h, w, dtype=torch.float64)
     prev = torch.randn(2, q * q, h, w, dtype=torch.float64)
     qm, km = nl.query_key(x)
-    ref_out, ref_logits = naive_attention(
-        qm, km, nl.g(x), q, nl.score, nl.scale, nl.normalization, "circular", prev
-    )
+    ref_out, ref_logits = neighbourhood_attention(
+        qm, km, nl.g(x), q, score=nl.score, scale=nl.scale, normalization=nl.normalization,
+        padding="circular", prev_logits=prev, impl="reference",
+    )  # fmt: skip
     for impl in ("dense", "blocked"):
         nl.attention_impl = impl
         with torch.no_grad():

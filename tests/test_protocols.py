@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reprolib import baselines, evaluate, protocols
+from reprolib import evaluate, protocols, restorers
 
 
 @pytest.mark.parametrize(
@@ -68,13 +68,13 @@ def test_degraded_input_is_deterministic_per_key():
 
 
 def test_baseline_lookup_errors():
-    with pytest.raises(KeyError, match="unknown baseline"):
-        baselines.restorer("SRCNN", "x2")
+    with pytest.raises(KeyError, match="unknown method 'SRCNN'"):
+        restorers.restorer("SRCNN", "x2")
     with pytest.raises(ValueError, match="does not apply"):
-        baselines.restorer("Bicubic", "sigma25")
-    assert baselines.dncnn_weights_for("sigma25") == "dncnn_s25"
-    assert baselines.dncnn_weights_for("sigma30") == "dncnn_b"
-    assert baselines.dncnn_weights_for("x3") == "dncnn3"
+        restorers.restorer("Bicubic", "sigma25")
+    assert restorers.dncnn_weights_for("sigma25") == "dncnn_s25"
+    assert restorers.dncnn_weights_for("sigma30") == "dncnn_b"
+    assert restorers.dncnn_weights_for("x3") == "dncnn3"
 
 
 def test_bicubic_on_set5_reproduces_the_published_column(data_root):
@@ -118,3 +118,12 @@ def test_protocol_run_writes_summary_in_the_shared_shape_and_merges(data_root, t
     assert (written["target"] == "memnet-t5-jpeg").sum() == 8
     assert written["claimed"].notna().all() and (written["n_images"] == 1).all()
     assert set(protocol_check.verdicts(written)["status"]) <= {"reproduced", "gap"}
+
+
+def test_proxy_settings_name_their_task_and_fit_only_the_proxy_protocol():
+    assert protocols.parse_setting("shadow") == ("shadow", 0)
+    assert protocols.get("proxy").task_of("motion_blur") == ("motion_blur", 0)
+    with pytest.raises(ValueError, match="is for proxy"):
+        protocols.get("proxy").task_of("sigma25")
+    with pytest.raises(ValueError, match="is for denoise"):
+        protocols.get("dncnn_denoise").task_of("shadow")

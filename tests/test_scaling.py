@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reprolib import experiments, scaling, train
+from reprolib import evaluate, experiments, scaling, train
 
 
 def test_fit_trend_recovers_a_known_line_on_the_later_half():
@@ -33,6 +33,7 @@ def test_snapshots_of_a_run_are_scored_on_the_curve_cell(tmp_path, monkeypatch, 
     assert t["patches_seen"].tolist() == [2 * rec.batch, 4 * rec.batch, 6 * rec.batch]
     assert (t["dataset"] == "Set5").all() and t["psnr"].between(5, 60).all()
     # The last snapshot is the final model: its score is the run's own Set5 x3 score.
-    final = train.evaluate_checkpoint(exp.run_dir(run, "smoke"), ["Set5"], ["x3"], progress=False)
+    folder = exp.run_dir(run, "smoke")
+    final = evaluate.evaluate_checkpoint(folder, ["Set5"], ["x3"], progress=False)
     assert t["psnr"].iloc[-1] == pytest.approx(final["psnr"].mean(), abs=0.02)
     assert t["paper_patches"].iloc[0] == 600_000 * 64  # the paper's schedule: 600k x 64

@@ -17,10 +17,11 @@ import pytest
 import torch
 
 from reprolib import degrade, recipes
+from reprolib.evaluate import evaluate_checkpoint
 from reprolib.imresize import imresize
 from reprolib.patches import PatchSampler, apply_view
 from reprolib.recipes import RecipeError, get_recipe, with_overrides
-from reprolib.train import CHECKPOINT, LOG, RecipeMismatchError, RunError, evaluate_checkpoint
+from reprolib.train import CHECKPOINT, LOG, RecipeMismatchError, RunError
 from reprolib.train import train as run_train
 
 # A tiny DnCNN (no BN) on sigma 25: a few hundred ms per run.
@@ -286,7 +287,8 @@ def test_recipe_diff_training_only_ignores_the_test_grid_and_citations():
 
 def test_memnet_weights_saved_with_one_shared_reconnet_bn_still_load(tmp_path):
     from reprolib.models import build
-    from reprolib.train import load_model, resolve_recipe
+    from reprolib.restorers import load_model
+    from reprolib.train import resolve_recipe
 
     recipe = resolve_recipe("memnet_sr", "smoke", None)
     saved = recipes.recipe_to_dict(recipe)
@@ -302,26 +304,30 @@ def test_memnet_weights_saved_with_one_shared_reconnet_bn_still_load(tmp_path):
 def test_proxy_scores_of_the_identity_are_the_degraded_inputs_scores(data_root):
     """The MemoryNet proxies: a pair is the same every time (keyed on the image name), and the
     identity restorer scores exactly the Y-channel PSNR of the degraded image."""
-    from reprolib import data, metrics, train
+    from reprolib import data, evaluate, imageops, metrics
 
     im = data.load("BSD200", limit=1)[0]
     for task in recipes.PROXY_TASKS:
-        deg, gt = train.proxy_pair(im, task)
-        again, _ = train.proxy_pair(im, task)
+        pair = evaluate.make_pair(im, "BSD200", task, "proxy")
+        deg, gt = imageops.to_uint8(pair.degraded * 255.0), pair.target
+        again = imageops.to_uint8(evaluate.make_pair(im, "BSD200", task, "proxy").degraded * 255)
         assert deg.dtype == gt.dtype == np.uint8 and np.array_equal(deg, again)
+        assert np.array_equal(deg / 255.0, pair.degraded)  # the input is the uint8 image
         assert not np.array_equal(deg, gt)
-        scores = train.measure_proxy(lambda x: x, "BSD200", task, limit=1)
-        expected = metrics.psnr(metrics.rgb2y(deg), metrics.rgb2y(gt))
+        assert (pair.mask is not None) == (task == "shadow")
+        scores = evaluate.measure(lambda x: x, "BSD200", task, "proxy", limit=1, progress=False)
+        expected = metrics.psnr(imageops.rgb2y(deg), imageops.rgb2y(gt))
         assert scores.psnr.iloc[0] == pytest.approx(expected, abs=1e-9)
-    with pytest.raises(ValueError, match="proxy task"):
-        train.proxy_pair(im, "rain")
+    with pytest.raises(ValueError, match="bad setting 'rain'"):
+        evaluate.make_pair(im, "BSD200", "rain", "proxy")
 
 
 def test_evaluation_keeps_the_requested_thread_count(monkeypatch):
     """`threads` holds while scoring too (the train notebook evaluates after training: with the
     default thread count on a machine whose other cores are busy, inference ran ~4x slower),
     and the previous setting comes back afterwards, also on errors."""
-    from reprolib import train
+    from reprolib import evaluate
+    from reprolib.models.inference import torch_threads
 
     seen = []
 
@@ -329,15 +335,15 @@ def test_evaluation_keeps_the_requested_thread_count(monkeypatch):
         seen.append(torch.get_num_threads())
         return pd.DataFrame({"psnr": [1.0]})
 
-    monkeypatch.setattr(train, "_measure", fake_measure)
+    monkeypatch.setattr(evaluate, "measure", fake_measure)
     model = torch.nn.Conv2d(1, 1, 3)
     before = torch.get_num_threads()
     kw = dict(datasets=["Set12"], settings=["sigma25"], protocol="dncnn_denoise")
-    train.evaluate_checkpoint(model, threads=1, **kw)
+    evaluate.evaluate_checkpoint(model, threads=1, **kw)
     assert seen == [1] and torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads"):
-        train.evaluate_checkpoint(model, threads=0, **kw)
-    with pytest.raises(RuntimeError), train.torch_threads(1):
+        evaluate.evaluate_checkpoint(model, threads=0, **kw)
+    with pytest.raises(RuntimeError), torch_threads(1):
         assert torch.get_num_threads() == 1
         raise RuntimeError
     assert torch.get_num_threads() == before

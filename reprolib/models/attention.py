@@ -35,7 +35,10 @@ Borders (``padding``):
 * ``"mask"``: positions outside the image are excluded (weight 0; the mean divides by the
   number of in-image positions). Their stored logits are ``score(Q_i, 0) + P``, never used.
 
-Two implementations with identical results (checked against a naive loop in the tests):
+:func:`neighbourhood_attention` has three implementations with identical results. The plain
+form comes first in this file: ``impl="reference"``, loops over pixels and window positions
+exactly as the equations read (slow; for reading, and for checking the others on tiny inputs,
+as the tests do). Two fast forms follow:
 
 * ``impl="dense"``: all ``HW x HW`` scores in one matrix product, the per-pixel window gathered
   from it with an index table, the weights scattered back into a ``HW x HW`` attention matrix
@@ -55,6 +58,7 @@ On CPU, softmax produces denormal numbers that slow inference many times over; c
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Literal
 
@@ -76,7 +80,7 @@ __all__ = [
 Padding = Literal["circular", "zero", "mask"]
 Score = Literal["dot", "neg_sq_dist"]
 Normalization = Literal["softmax", "mean"]
-Impl = Literal["auto", "dense", "blocked"]
+Impl = Literal["auto", "dense", "blocked", "reference"]
 
 _PADDINGS = ("circular", "zero", "mask")
 _SCORES = ("dot", "neg_sq_dist")
@@ -137,6 +141,70 @@ def pixel_window_validity(
     rows = ((y + dy) >= 0) & ((y + dy) < height)
     cols = ((x + dy) >= 0) & ((x + dy) < width)
     return (rows[:, None] & cols[None, :]).reshape(-1)
+
+
+# --------------------------------------------------------------------------------------------
+# The plain form: one pixel and one window position at a time, as Eqs. 1, 2 and 6 read
+# --------------------------------------------------------------------------------------------
+
+
+def _reference(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    q: int | None,
+    score: Score,
+    scale: float,
+    normalization: Normalization,
+    padding: Padding,
+    prev_logits: Tensor | None,
+) -> tuple[Tensor, Tensor]:
+    """What :func:`neighbourhood_attention` computes, as explicit loops (``impl="reference"``).
+
+    For every pixel ``i`` and every position ``j`` of its window ``S_i`` (raster order of the
+    offsets, wrapped around the image for ``"circular"`` padding):
+    ``L_i^j = score(Q_i, K_j) * scale + P_i^j`` and ``Z_i = sum_j w_i^j V_j`` with
+    ``w_i = normalise(L_i)`` (Eq. 6's softmax, or division by ``|S_i|``). A position outside
+    the image is a zero key and value (``"zero"``) or left out (``"mask"``). Meant for reading
+    and for checking the fast forms on tiny inputs (the tests do, to 1e-10 in float64).
+    Returns ``(Z, logits)`` in the layout of :func:`neighbourhood_attention`.
+    """
+    n, d, h, w = query.shape
+    c = value.shape[1]
+    kk = neighbourhood_size(q, h, w)
+    out = torch.zeros(n, c, h, w, dtype=query.dtype)
+    logits = torch.zeros(n, kk, h, w, dtype=query.dtype)
+    for b, y, x in itertools.product(range(n), range(h), range(w)):
+        if q is None:
+            window = [(yy, xx, True) for yy in range(h) for xx in range(w)]
+        else:
+            r = q // 2
+            window = []
+            for dy, dx in itertools.product(range(-r, r + 1), repeat=2):
+                yy, xx = y + dy, x + dx
+                if padding == "circular":  # the window wraps around the image
+                    window.append((yy % h, xx % w, True))
+                else:
+                    window.append((yy, xx, 0 <= yy < h and 0 <= xx < w))
+        scores, values, counted = [], [], []
+        qi = query[b, :, y, x]
+        for j, (yy, xx, inside) in enumerate(window):
+            kj = key[b, :, yy, xx] if inside else torch.zeros(d, dtype=query.dtype)
+            vj = value[b, :, yy, xx] if inside else torch.zeros(c, dtype=query.dtype)
+            s = (qi * kj).sum() if score == "dot" else -((qi - kj) ** 2).sum()
+            previous = prev_logits[b, j, y, x] if prev_logits is not None else 0.0
+            scores.append(s * scale + previous)
+            values.append(vj)
+            counted.append(inside or padding != "mask")
+        lv, vv, ok = torch.stack(scores), torch.stack(values), torch.tensor(counted)
+        logits[b, :, y, x] = lv
+        if normalization == "softmax":
+            e = torch.where(ok, torch.exp(lv - lv[ok].max()), torch.zeros_like(lv))
+            weights = e / e.sum()
+        else:
+            weights = torch.where(ok, lv, torch.zeros_like(lv)) / ok.sum()
+        out[b, :, y, x] = (weights[:, None] * vv).sum(0)
+    return out, logits
 
 
 def _scores(q: Tensor, k_t: Tensor, score: Score, scale: float, q_sq: Tensor | None) -> Tensor:
@@ -408,7 +476,8 @@ def neighbourhood_attention(
         value: ``[N, c, H, W]`` (``G(X) = X W_g``, Eq. 5).
         q: odd window size, or ``None`` for the whole image.
         prev_logits: ``[N, K, H, W]``, added before normalisation (correlation propagation).
-        impl: ``"dense"``, ``"blocked"`` or ``"auto"`` (identical results).
+        impl: ``"reference"`` (plain loops), ``"dense"``, ``"blocked"`` or ``"auto"`` (the
+            dense form for small images, else the blocked one); identical results.
         tile: query tile side of the blocked form (row-strip height budget for ``q=None``).
         return_logits: also return the ``[N, K, H, W]`` logits (the next correlation state).
         inplace: blocked form under ``torch.no_grad()`` only: write the new logits into
@@ -436,12 +505,19 @@ def neighbourhood_attention(
         )
     if impl == "auto":
         impl = "dense" if h * w <= dense_max_pixels else "blocked"
+    if impl == "reference":
+        out, logits = _reference(
+            query, key, value, q, score, scale, normalization, padding, prev_logits
+        )
+        return out, logits if return_logits else None
     if impl == "dense":
         return _dense(
             query, key, value, q, score, scale, normalization, padding, prev_logits, return_logits
         )
     if impl != "blocked":
-        raise ValueError(f"unknown impl {impl!r}; expected 'auto', 'dense' or 'blocked'")
+        raise ValueError(
+            f"unknown impl {impl!r}; expected 'auto', 'dense', 'blocked' or 'reference'"
+        )
     if tile < 1:
         raise ValueError(f"tile must be >= 1, got {tile}")
     if q is None:

@@ -7,9 +7,14 @@
   equals whole-image inference.
 * x8 self-ensemble ("multi-view testing", RED-Net Sec. 5; NLRN-MV): the image is restored in its
   4 rotations, each with and without a horizontal flip; the outputs are mapped back and averaged.
+* :func:`torch_threads` runs a block with a given number of torch CPU threads (training and
+  evaluation on a machine shared with other jobs).
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -90,3 +95,23 @@ def restore(
     y = self_ensemble(run, x) if ensemble else run(x)
     y = y[0].double().cpu().numpy()
     return y[0] if arr.ndim == 2 else y.transpose(1, 2, 0)
+
+
+def check_threads(threads: int | None) -> None:
+    """``ValueError`` unless ``threads`` is a positive integer or ``None``."""
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` torch CPU threads (None: leave the setting alone)."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -44,6 +44,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from reprolib.losses import euclidean_loss
 from reprolib.models.registry import init_weights, register
 
 __all__ = [
@@ -54,7 +55,7 @@ __all__ = [
     "MemoryBlock",
     "ReconNet",
     "RecursiveUnit",
-    "euclidean_loss",
+    "euclidean_loss",  # from reprolib.losses: the objective of Eqs. 4 and 12
 ]
 
 #: Keywords that switch every paper/code difference of the architecture and loss to the code.
@@ -73,17 +74,6 @@ def _conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Conv2d:
 def _bn_relu(channels: int) -> nn.Sequential:
     """The pre-activation ``tau`` of Eqs. 6 and 9: batch normalisation [16] followed by ReLU."""
     return nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=False))
-
-
-def euclidean_loss(prediction: Tensor, target: Tensor) -> Tensor:
-    """``1/(2N) sum_i ||target_i - prediction_i||^2`` over a batch of ``N`` images (Eq. 4).
-
-    The squared norm is summed over channels and pixels of each image and averaged over the batch,
-    as written in Eqs. 4 and 12 (and as Caffe's EuclideanLoss, which the authors used). It is
-    therefore ``C*H*W/2`` times a per-pixel mean squared error.
-    """
-    diff = (target - prediction).flatten(1)
-    return 0.5 * diff.pow(2).sum(dim=1).mean()
 
 
 class FENet(nn.Module):
@@ -404,53 +394,34 @@ class MemNet(nn.Module):
         return slices
 
 
-@register("memnet")
-def memnet(
-    num_blocks: int = 6,
-    num_recursions: int = 6,
-    channels: int = 64,
-    in_channels: int = 1,
-    multi_supervised: bool = True,
-    long_term: bool = True,
-    short_term: bool = True,
-    **kwargs,
-) -> MemNet:
-    """MemNet, by default the paper's main model: multi-supervised M6R6, 64 channels (Sec. 5.1)."""
-    return MemNet(
-        num_blocks=num_blocks,
-        num_recursions=num_recursions,
-        channels=channels,
-        in_channels=in_channels,
-        multi_supervised=multi_supervised,
-        long_term=long_term,
-        short_term=short_term,
-        **kwargs,
+# ``memnet``: the class itself, whose defaults are the paper's main model (multi-supervised
+# M6R6, 64 channels, Sec. 5.1).
+register("memnet")(MemNet)
+
+
+#: The model sizes of Table 6, registered as ``memnet_m<M>r<R>``: (memory blocks M, recursions R)
+#: and the depth the paper gives. M6R6 is the paper's main model (Tables 1-6).
+SIZES: dict[str, tuple[int, int, int]] = {
+    "memnet_m4r6": (4, 6, 54),
+    "memnet_m6r6": (6, 6, 80),
+    "memnet_m6r8": (6, 8, 104),
+    "memnet_m10r10": (10, 10, 212),
+}
+
+
+def _sized(blocks: int, recursions: int, depth: int):
+    def build(**kwargs) -> MemNet:
+        return MemNet(**{"num_blocks": blocks, "num_recursions": recursions, **kwargs})
+
+    build.__doc__ = (
+        f"M{blocks}R{recursions}, depth {depth} (Table 6); explicit keywords override its depth "
+        "(a budget or a Table 6 run may set num_blocks / num_recursions)."
     )
+    return build
 
 
-@register("memnet_m4r6")
-def memnet_m4r6(**kwargs) -> MemNet:
-    """M4R6, depth 54 (Table 6). Like every preset, explicit keywords override its depth (a
-    budget or a Table 6 run may set ``num_blocks`` / ``num_recursions``)."""
-    return MemNet(**{"num_blocks": 4, "num_recursions": 6, **kwargs})
-
-
-@register("memnet_m6r6")
-def memnet_m6r6(**kwargs) -> MemNet:
-    """M6R6, depth 80: the paper's main model (Tables 1-6)."""
-    return MemNet(**{"num_blocks": 6, "num_recursions": 6, **kwargs})
-
-
-@register("memnet_m6r8")
-def memnet_m6r8(**kwargs) -> MemNet:
-    """M6R8, depth 104 (Table 6)."""
-    return MemNet(**{"num_blocks": 6, "num_recursions": 8, **kwargs})
-
-
-@register("memnet_m10r10")
-def memnet_m10r10(**kwargs) -> MemNet:
-    """M10R10, depth 212 (Table 6)."""
-    return MemNet(**{"num_blocks": 10, "num_recursions": 10, **kwargs})
+for _name, _size in SIZES.items():
+    register(_name)(_sized(*_size))
 
 
 @register("memnet_nl")

@@ -1,0 +1,55 @@
+"""The notebooks under notebooks/ are what their generators write, and their code is linted."""
+
+from __future__ import annotations
+
+import runpy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+GENERATORS = sorted((REPO / "scripts").glob("make_*notebook*.py"))
+
+
+def test_every_generator_has_the_shared_shape():
+    names = [p.name for p in GENERATORS]
+    assert names == ["make_explorer_notebook.py", "make_notebooks.py", "make_train_notebook.py"]
+    for path in GENERATORS:
+        assert "NOTEBOOKS.main()" in path.read_text(), path.name
+
+
+@pytest.mark.parametrize("generator", GENERATORS, ids=lambda p: p.stem)
+def test_committed_notebooks_are_what_the_generator_writes(generator, tmp_path):
+    """Regenerate into a temporary folder: a notebook edited by hand, or a generator edited
+    without running it, shows up here as a difference."""
+    notebooks = runpy.run_path(str(generator))["NOTEBOOKS"]  # defines them; writes nothing
+    assert notebooks, f"{generator.name} defines no notebook"
+    for path in notebooks.write(tmp_path):
+        committed = REPO / "notebooks" / path.name
+        assert committed.is_file(), f"{committed} is not committed; run {generator.name}"
+        assert path.read_text() == committed.read_text(), (
+            f"{committed.relative_to(REPO)} differs from what {generator.name} writes; run "
+            f"`python scripts/{generator.name}`"
+        )
+
+
+def test_no_notebook_without_a_generator(tmp_path):
+    written = set()
+    for generator in GENERATORS:
+        written |= {p.name for p in runpy.run_path(str(generator))["NOTEBOOKS"].write(tmp_path)}
+    committed = {p.name for p in (REPO / "notebooks").glob("*.ipynb")}
+    assert committed == written
+
+
+RUFF = Path(sys.executable).parent / "ruff"
+
+
+@pytest.mark.skipif(not RUFF.exists() and shutil.which("ruff") is None, reason="no ruff")
+def test_notebook_code_passes_ruff():
+    ruff = str(RUFF) if RUFF.exists() else shutil.which("ruff")
+    for args in (["check"], ["format", "--check"]):
+        done = subprocess.run([ruff, *args, "notebooks"], cwd=REPO, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,64 @@
+"""Stored results recompute to the same numbers through today's code: a committed model re-scored
+from its ``model.pt`` on a few test images, and committed entries' summaries from their runs.
+
+The full-set comparisons (every image of nlrn/table2, rednet/fig6 and memorynet/table4 runs) take
+minutes and are not run here; this is their quick form, on committed results only.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reprolib import evaluate, experiments, runs
+
+
+@pytest.fixture(autouse=True)
+def committed_results(monkeypatch):
+    """The results committed with the code, whatever REPROLIB_RESULTS says."""
+    monkeypatch.delenv("REPROLIB_RESULTS", raising=False)
+
+
+def test_a_stored_model_rescores_to_its_committed_per_image_scores(data_root, tmp_path):
+    """RED-Net's RED20 (rednet/fig6), scored under RED's protocol (unrounded output): the same
+    PSNR to 1e-6 dB. evaluate_run writes the run's files into a copy of the run folder."""
+    exp = experiments.get("rednet/fig6")
+    run = next(r for r in exp.runs if r.name == "RED20")
+    stored = exp.run_dir(run, "cpu")
+    if not (stored / runs.MODEL).exists():
+        pytest.skip("rednet/fig6 RED20 is not trained at budget cpu")
+    copy = tmp_path / "RED20"
+    copy.mkdir()
+    for name in runs.TRAINED_FILES:
+        shutil.copy2(stored / name, copy / name)
+    evaluate.evaluate_run(copy, recipe=exp.recipe_for(run, "cpu"), limit=2, threads=1,
+                          progress=False)  # fmt: skip
+    new = pd.read_csv(copy / runs.PER_IMAGE, dtype={"image": str})
+    old = pd.read_csv(stored / runs.PER_IMAGE, dtype={"image": str})
+    both = new.merge(old, on=["protocol", "dataset", "setting", "method", "image"])
+    assert len(both) == 2
+    np.testing.assert_allclose(both["psnr_x"], both["psnr_y"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(both["ssim_x"], both["ssim_y"], rtol=0, atol=1e-7)
+    metrics = pd.read_csv(copy / runs.METRICS)
+    assert list(metrics.columns) == list(pd.read_csv(stored / runs.METRICS).columns)
+
+
+@pytest.mark.parametrize("eid", ["nlrn/table2", "rednet/fig6", "memorynet/table4"])
+def test_committed_summaries_recompute_from_their_runs(eid):
+    """experiments.summary over the stored runs gives the committed summary.csv (which keeps
+    six decimals)."""
+    exp = experiments.get(eid)
+    path = exp.folder / "summary.csv"
+    if not path.exists():
+        pytest.skip(f"{eid} has no committed summary")
+    old = pd.read_csv(path)
+    old = old[old["budget"].astype(str) == "cpu"]
+    new = experiments.summary(exp, "cpu")
+    key = ["paper", "table", "dataset", "setting", "method", "metric"]
+    both = old.merge(new, on=key, suffixes=("_old", "_new"))
+    assert len(both) == len(old) == len(new)
+    for col in ("measured", "input", "gain", "n_images"):
+        np.testing.assert_allclose(both[f"{col}_old"], both[f"{col}_new"], rtol=0, atol=1e-6)
