@@ -269,9 +269,12 @@ def judge(
     few = [f"{r} ({facts[r].seeds})" for r in runs if r in facts and facts[r].seeds < MIN_SEEDS]
     if few:
         reasons.append(f"too few seeds (< {MIN_SEEDS}): {', '.join(few)}")
-    moving = [
-        f"{r} ({facts[r].change_db:+.2f} dB)" for r in runs if r in facts and not facts[r].converged
-    ]
+
+    def moved(change: float) -> str:
+        return "no validation points to tell" if np.isnan(change) else f"{change:+.2f} dB"
+
+    moving = [f"{r} ({moved(facts[r].change_db)})" for r in runs if r in facts
+              and not facts[r].converged]  # fmt: skip
     if moving:
         reasons.append(
             f"not converged (validation moved >= {CONVERGENCE_DB} dB over the last "
