@@ -134,6 +134,8 @@ def _reports(args: argparse.Namespace) -> int:
     root = claims.results_root()
     print(runner.execute("notebooks/comparison.ipynb", root / "architecture/comparison.ipynb", {}))
     print(runner.execute("notebooks/scoreboard.ipynb", root / "scoreboard.ipynb", {}))
+    if (root / "scaling" / "summary.csv").exists():
+        print(runner.execute("notebooks/scaling.ipynb", root / "scaling/scaling.ipynb", {}))
     for paper in chapters.PAPERS:
         out = root / paper / "chapter.ipynb"
         title = f"{chapters.PAPERS[paper]}: every table and finding"

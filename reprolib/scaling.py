@@ -174,14 +174,15 @@ def plot(table: pd.DataFrame, fits: pd.DataFrame):
         ax.set_title(f"{model}, {f['dataset']} {f['setting']}", fontsize=9)
         ax.set_xscale("log")
         ax.set_xlabel("patches seen")
-        ax.set_ylabel("test PSNR (dB)")
+        ax.set_ylabel("PSNR (dB)")
         if pd.notna(f.get("paper_psnr")):
             ax.axhline(f["paper_psnr"], color="k", ls=":", lw=1, label="paper")
         if not len(part):
             ax.text(0.5, 0.5, "no snapshots yet", ha="center", transform=ax.transAxes)
             continue
-        for seed, s in part.groupby("seed"):
-            ax.plot(s["patches_seen"], s["psnr"], "o-", ms=3, lw=1, label=f"seed {seed}")
+        for (seed, source), s in part.groupby(["seed", "source"]):
+            subset = "" if source.startswith("snapshot") else " (validation images)"
+            ax.plot(s["patches_seen"], s["psnr"], "o-", ms=3, lw=1, label=f"seed {seed}{subset}")
         if pd.notna(f.get("slope_per_decade")):
             xs = np.geomspace(part["patches_seen"].min(), f["paper_patches"], 50)
             ax.plot(xs, f["intercept"] + f["slope_per_decade"] * np.log10(xs), "--",

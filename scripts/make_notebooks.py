@@ -459,5 +459,37 @@ NOTEBOOKS.add(
 # The explorer and train notebooks have their own generators: scripts/make_explorer_notebook.py
 # and scripts/make_train_notebook.py.
 
+NOTEBOOKS.add(
+    "scaling",
+    [
+        md(
+            "# Budget scaling: how far a reduced-budget number is from the paper's\n\n"
+            "Test PSNR of each paper's main model (and DnCNN) along training, against the "
+            "patches it has seen (log axis), from the weight snapshots kept at every validation "
+            "point (`reprolib scaling`, `results/scaling/`). Runs trained before snapshots were "
+            "kept show their validation log instead: PSNR on the first few images of the same "
+            "test cell, labelled in `source`. The dotted line is the paper's value on the whole "
+            "set at its full schedule (the vertical line). The dashed line is a straight fit in "
+            "log(patches) to the later half of the points, extended to the paper's schedule: an "
+            "**extrapolation**, not a measurement; learning-rate drops and saturation bend real "
+            "curves, so read it as a trend only."
+        ),
+        parameters("budget = \"cpu\"  # the budget whose runs were scored"),
+        code(
+            "import pandas as pd\n\n"
+            "from reprolib import claims, plotting, scaling  # noqa: F401 (plotting: the style)\n\n"
+            'folder = claims.results_root() / "scaling"\n'
+            'table = pd.read_csv(folder / "summary.csv")\n'
+            'fits = pd.read_csv(folder / "fits.csv")\n'
+            "table = table[table[\"budget\"] == budget]"
+        ),
+        hidden("scaling.plot(table, fits);"),
+        md("## Fitted trends (extrapolations, labelled as such)"),
+        hidden("fits"),
+        md("## Every point"),
+        hidden('table.drop(columns=["entry", "paper_patches"]).round(3)'),
+    ],
+)
+
 if __name__ == "__main__":
     NOTEBOOKS.main()
