@@ -104,8 +104,13 @@ def architecture(paper: str) -> pd.DataFrame:
 
 
 def experiment_reports(paper: str) -> list[Path]:
-    """Executed experiment reports of this paper (``results/<paper>/*/report_*.ipynb``)."""
-    return sorted(_results(paper).glob("*/report_*.ipynb"))
+    """Executed experiment reports of this paper (``results/<paper>/*/report_*.ipynb``).
+
+    A report that failed to execute is kept beside as ``report_*.failed.ipynb`` for debugging
+    (git-ignored); it is never part of the book.
+    """
+    reports = _results(paper).glob("*/report_*.ipynb")
+    return sorted(p for p in reports if not p.name.endswith(".failed.ipynb"))
 
 
 # --------------------------------------------------------------------------- the book's toc

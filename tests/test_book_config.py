@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -41,6 +42,25 @@ def test_every_toc_entry_exists():
                                            for s in (".md", ".ipynb"))]  # fmt: skip
     assert not missing, missing
     assert "results/protocol/protocol" in files and "results/explorer/explorer" in files
+    # a file only this checkout has (git-ignored, e.g. a failed report) breaks a fresh clone's book
+    ignored = subprocess.run(
+        ["git", "check-ignore", *[f + ".ipynb" for f in files]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert not ignored, ignored
+
+
+def test_failed_reports_stay_out_of_the_chapters(tmp_path, monkeypatch):
+    from reprolib import chapters
+
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    folder = tmp_path / "memnet" / "table1"
+    folder.mkdir(parents=True)
+    (folder / "report_cpu.ipynb").write_text("{}")
+    (folder / "report_cpu.failed.ipynb").write_text("{}")
+    assert [p.name for p in chapters.experiment_reports("memnet")] == ["report_cpu.ipynb"]
 
 
 def test_every_paper_table_has_a_section_in_its_chapter():
