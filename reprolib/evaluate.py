@@ -18,6 +18,8 @@ validation, and on MemoryNet's synthetic proxies), the analyses' figures and the
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -271,7 +273,8 @@ def evaluate_run(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Score a finished run folder on its test grid and write its evaluation; return the
-    per-set averages (what ``metrics.csv`` holds).
+    per-set averages (what ``metrics.csv`` holds). An evaluation stopped part-way resumes at
+    the first set x setting not yet scored by the same weights (``evaluation_partial/``).
 
     ``recipe`` is the grid to score (default: the one saved with the weights; an entry that
     reused another's weights passes its own). ``per_image.csv`` gets one row per image
@@ -284,10 +287,26 @@ def evaluate_run(
     info = runs.read_summary(run_dir)
     if info.get("status") != "finished":
         raise FileNotFoundError(f"{run_dir} holds no finished training run to evaluate")
-    per_image = evaluate_checkpoint(
-        run_dir, datasets, recipe=recipe, limit=limit, device=device, threads=threads,
-        progress=progress,
-    )  # fmt: skip
+    if recipe is None:
+        recipe = restorers.load_model(run_dir)[1]
+    # Each set x setting is kept as it is scored (keyed by the weights' hash), so an evaluation
+    # stopped part-way (a large grid such as Urban100 takes hours on one core) resumes there.
+    weights = run_dir / runs.MODEL
+    partial = run_dir / runs.PARTIAL / hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    frames = []
+    for ds in datasets or recipe.test_sets:
+        for st in recipe.test_settings:
+            done = partial / (f"{ds}__{st}.csv" if limit is None else f"{ds}__{st}__{limit}.csv")
+            if done.is_file():
+                frames.append(pd.read_csv(done, dtype={"image": str}))
+                continue
+            frame = evaluate_checkpoint(
+                run_dir, [ds], [st], recipe=recipe, limit=limit, device=device, threads=threads,
+                progress=progress,
+            )  # fmt: skip
+            runs.write_csv(done, frame)
+            frames.append(frame)
+    per_image = pd.concat(frames, ignore_index=True)
     metrics = summarise(per_image)
     metrics.insert(0, "budget", recipe.budget if recipe is not None else info["budget"])
     metrics.insert(1, "iterations", info["iterations"])
@@ -295,4 +314,5 @@ def evaluate_run(
     metrics["train_wall_s"] = info["wall_s"]
     metrics["hardware"] = info["hardware"]
     runs.write_evaluation(run_dir, per_image, metrics)
+    shutil.rmtree(run_dir / runs.PARTIAL, ignore_errors=True)
     return metrics

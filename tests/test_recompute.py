@@ -46,6 +46,39 @@ def test_a_stored_model_rescores_to_its_committed_per_image_scores(data_root, tm
     assert list(metrics.columns) == list(pd.read_csv(stored / runs.METRICS).columns)
 
 
+def test_a_stopped_evaluation_resumes_where_it_stopped(data_root, tmp_path, monkeypatch):
+    """evaluate_run keeps each scored set x setting; after a stop in the second set, the rerun
+    scores only that set and gives the rows of both, then removes the partial files."""
+    exp = experiments.get("rednet/fig6")
+    run = next(r for r in exp.runs if r.name == "RED20")
+    stored = exp.run_dir(run, "cpu")
+    if not (stored / runs.MODEL).exists():
+        pytest.skip("rednet/fig6 RED20 is not trained at budget cpu")
+    copy = tmp_path / "RED20"
+    copy.mkdir()
+    for name in runs.TRAINED_FILES:
+        shutil.copy2(stored / name, copy / name)
+    real, calls = evaluate.evaluate_checkpoint, []
+
+    def stops_in_bsd68(run_dir, datasets, *args, **kwargs):
+        calls.append(datasets[0])
+        if datasets[0] == "BSD68" and len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(run_dir, datasets, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "evaluate_checkpoint", stops_in_bsd68)
+    recipe = exp.recipe_for(run, "cpu")
+    kw = {"recipe": recipe, "limit": 1, "threads": 1, "progress": False}
+    with pytest.raises(KeyboardInterrupt):
+        evaluate.evaluate_run(copy, ["Set12", "BSD68"], **kw)
+    assert not (copy / runs.METRICS).exists()
+    evaluate.evaluate_run(copy, ["Set12", "BSD68"], **kw)
+    assert calls == ["Set12", "BSD68", "BSD68"]
+    scored = pd.read_csv(copy / runs.PER_IMAGE)
+    assert sorted(scored["dataset"]) == ["BSD68", "Set12"]
+    assert not (copy / runs.PARTIAL).exists()
+
+
 @pytest.mark.parametrize("eid", ["nlrn/table2", "rednet/fig6", "memorynet/table4"])
 def test_committed_summaries_recompute_from_their_runs(eid):
     """experiments.summary over the stored runs gives the committed summary.csv (which keeps
