@@ -22,9 +22,8 @@ def committed_results(monkeypatch):
     monkeypatch.delenv("REPROLIB_RESULTS", raising=False)
 
 
-def test_a_stored_model_rescores_to_its_committed_per_image_scores(data_root, tmp_path):
-    """RED-Net's RED20 (rednet/fig6), scored under RED's protocol (unrounded output): the same
-    PSNR to 1e-6 dB. evaluate_run writes the run's files into a copy of the run folder."""
+def _red20_copy(tmp_path):
+    """rednet/fig6's RED20 at cpu: its run, its stored folder and a copy of its trained files."""
     exp = experiments.get("rednet/fig6")
     run = next(r for r in exp.runs if r.name == "RED20")
     stored = exp.run_dir(run, "cpu")
@@ -34,7 +33,14 @@ def test_a_stored_model_rescores_to_its_committed_per_image_scores(data_root, tm
     copy.mkdir()
     for name in runs.TRAINED_FILES:
         shutil.copy2(stored / name, copy / name)
-    evaluate.evaluate_run(copy, recipe=exp.recipe_for(run, "cpu"), limit=2, threads=1,
+    return exp.recipe_for(run, "cpu"), stored, copy
+
+
+def test_a_stored_model_rescores_to_its_committed_per_image_scores(data_root, tmp_path):
+    """RED-Net's RED20 (rednet/fig6), scored under RED's protocol (unrounded output): the same
+    PSNR to 1e-6 dB. evaluate_run writes the run's files into a copy of the run folder."""
+    recipe, stored, copy = _red20_copy(tmp_path)
+    evaluate.evaluate_run(copy, recipe=recipe, limit=2, threads=1,
                           progress=False)  # fmt: skip
     new = pd.read_csv(copy / runs.PER_IMAGE, dtype={"image": str})
     old = pd.read_csv(stored / runs.PER_IMAGE, dtype={"image": str})
@@ -49,15 +55,7 @@ def test_a_stored_model_rescores_to_its_committed_per_image_scores(data_root, tm
 def test_a_stopped_evaluation_resumes_where_it_stopped(data_root, tmp_path, monkeypatch):
     """evaluate_run keeps each scored set x setting; after a stop in the second set, the rerun
     scores only that set and gives the rows of both, then removes the partial files."""
-    exp = experiments.get("rednet/fig6")
-    run = next(r for r in exp.runs if r.name == "RED20")
-    stored = exp.run_dir(run, "cpu")
-    if not (stored / runs.MODEL).exists():
-        pytest.skip("rednet/fig6 RED20 is not trained at budget cpu")
-    copy = tmp_path / "RED20"
-    copy.mkdir()
-    for name in runs.TRAINED_FILES:
-        shutil.copy2(stored / name, copy / name)
+    recipe, stored, copy = _red20_copy(tmp_path)
     real, calls = evaluate.evaluate_checkpoint, []
 
     def stops_in_bsd68(run_dir, datasets, *args, **kwargs):
@@ -67,7 +65,6 @@ def test_a_stopped_evaluation_resumes_where_it_stopped(data_root, tmp_path, monk
         return real(run_dir, datasets, *args, **kwargs)
 
     monkeypatch.setattr(evaluate, "evaluate_checkpoint", stops_in_bsd68)
-    recipe = exp.recipe_for(run, "cpu")
     kw = {"recipe": recipe, "limit": 1, "threads": 1, "progress": False}
     with pytest.raises(KeyboardInterrupt):
         evaluate.evaluate_run(copy, ["Set12", "BSD68"], **kw)
