@@ -441,18 +441,21 @@ def curve_end_points(exp: Experiment, budget: str, device: str | None = None) ->
 
 
 def sweep_curve(exp: Experiment, budget: str, device: str | None = None) -> FigureResult:
-    """A sweep of one hyper-parameter (the entry's ``x: {param, label}``, read from each run's
-    overrides): mean PSNR of every run against it, each seed as a dot and the mean over seeds
-    with its 95% interval (:func:`reprolib.stats.mean_interval`). NLRN Figs. 5 and 6."""
+    """A sweep of one hyper-parameter (the entry's ``x: {param, label, default}``, read from each
+    run's overrides, or ``default`` for a run that keeps the recipe's value): mean PSNR of every
+    run against it, each seed as a dot and the mean over seeds with its 95% interval
+    (:func:`reprolib.stats.mean_interval`). NLRN Figs. 5 and 6, RED-Net Figs. 9-12."""
     scores = per_image(exp, budget)
     param, label = exp.x.get("param"), exp.x.get("label", exp.x.get("param"))
+    default = exp.x.get("default")
     rows = []
     for r in exp.runs:
-        if param not in r.overrides or r.name not in set(scores["run"]):
+        value = r.overrides.get(param, default)
+        if value is None or r.name not in set(scores["run"]):
             continue
         mean, lo, hi = stats.mean_interval(scores, r.name)
         per_seed = scores[scores["run"] == r.name].groupby("seed")["psnr"].mean()
-        rows.append({"run": r.name, param: r.overrides[param], "seeds": len(per_seed),
+        rows.append({"run": r.name, param: value, "seeds": len(per_seed),
                      "psnr": mean, "ci_low": lo, "ci_high": hi,
                      "per_seed": ", ".join(f"{v:.3f}" for v in per_seed)})  # fmt: skip
     if not rows:

@@ -113,6 +113,11 @@ PROTOCOLS: dict[str, Protocol] = {
             "no border crop even for SR",
         ),
         Protocol(
+            "red_jpeg", "jpeg", "y", round_output=False,
+            source="RED-Net Sec. 5.4 and test code: MATLAB JPEG (imwrite) of the uint8 Y "
+            "channel at quality 10/20, float output, no border crop (LIVE1, Table 9)",
+        ),
+        Protocol(
             "proxy", "proxy", "rgb", round_output=True, score_y=True,
             source="MemoryNet's evaluation (PSNR/SSIM on the Y channel of uint8 RGB results), "
             "on the synthetic shadow / motion-blur proxies keyed on each image's name",

@@ -72,7 +72,7 @@ HEADLINE = (
     ("memnet/table3", "MemNet"),
     ("nlrn/table4", "NLRN"),
     ("rednet/table2", "RED30"),
-    ("rednet/table4", "RED30"),
+    ("rednet/table8", "RED30_blind"),  # the one SR model for x2/x3/x4 (Table 8)
 )
 GPU_FLOPS = 20e12  #: assumed effective bf16 FLOP/s of one H100/H200 on these models
 LAUNCH_S = 10e-6  #: assumed seconds per dispatched operator on the GPU (eager launch overhead)

@@ -312,8 +312,21 @@ def test_run_trains_only_the_named_runs_and_rejects_unknown_names(monkeypatch, t
             ("memnet/table2:MemNet_291_MS", "memnet/table1:MemNet"),  # 291 images, multi-sup.
             ("memnet/table4:MemNet", "memnet/table1:MemNet"),
             ("rednet/table2:RED20", "rednet/fig6:RED20"),
+            ("rednet/table3:RED30_sigma10", "rednet/table2:RED30_sigma10"),  # per-level RED30
+            ("nlrn/table5:RED_sigma70", "rednet/table2:RED30_sigma70"),
+            ("nlrn/table3:RED", "rednet/table2:RED30"),
+            ("nlrn/table3:NLRN_400", "nlrn/table4:NLRN_sigma50"),
+            ("nlrn/table3:NLRN_300", "nlrn/table5:NLRN_sigma50"),
+            ("nlrn/table3:MemNet", "memnet/table3:MemNet"),  # one model for sigma 30/50/70
+            ("nlrn/table5:MemNet", "memnet/table3:MemNet"),
+            ("rednet/fig7:Block2_RED", "rednet/fig6:RED20"),  # each sweep's default point
+            ("rednet/fig8:no_downsample", "rednet/fig6:RED20"),
+            ("rednet/fig10:K3", "rednet/fig6:RED20"),
+            ("rednet/fig11:P50", "rednet/fig6:RED20"),
+            ("rednet/fig12:S2", "rednet/fig6:RED20"),
         ]],
         ("nlrn/table2:NLRN", "nlrn/fig6:T4", "cpu"),  # T = 4 is the cpu budget's unrolling
+        ("rednet/fig9:F32", "rednet/fig6:RED20", "cpu"),  # 32 channels is the cpu budget's
     ],
 )  # fmt: skip
 def test_runs_the_papers_describe_as_one_network_train_one_recipe(a, b, budget):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from reprolib import claims, scoreboard
+from reprolib import claims, experiments, scoreboard
 
 
 def _write_entry(
@@ -226,7 +227,14 @@ def test_reasons_of_implemented_per_level_and_other_table_models(monkeypatch, tm
     _csv(root, "rednet/table2/findings.csv",
          [_new_finding("rednet-tab1-depth", "holds", "deciding pair RED30 - RED20")])  # fmt: skip
     _csv(root, "rednet/table4/summary.csv", [_cell("rednet/table4/Set5/x2/RED30", 36.0)])
-    _csv(root, "nlrn/table4/summary.csv", [_cell("nlrn/table4/Set12/sigma25/NLRN", 28.9)])
+    _csv(
+        root,
+        "nlrn/table4/summary.csv",
+        [
+            _cell("nlrn/table4/Set12/sigma25/NLRN", 28.9),
+            _cell("nlrn/table4/Set12/sigma25/RED", 28.5),
+        ],
+    )
     board = scoreboard.build()
     b = board.set_index("claim_id")
     reason = b["reason"]
@@ -241,7 +249,10 @@ def test_reasons_of_implemented_per_level_and_other_table_models(monkeypatch, tm
         "implemented here (reprolib.models), but no registry entry trains this model for this "
         "table yet"
     )
-    assert "trained for rednet/table2 (cpu budget)" in reason["rednet-table4-Set5-x2-RED20-psnr"]
+    assert "trained for nlrn/table4 (cpu budget)" in reason["memnet-table3-BSD200-sigma30-RED-psnr"]
+    assert reason["rednet-table4-Set5-x2-RED20-psnr"] == (
+        "needs training for this table (registry entry rednet/table4); not yet run"
+    )
     # RED Table 7 takes the RED30 scored for Tables 4-6; shown under both, counted once.
     t7 = b.loc["rednet-table7-Set5-x2-RED30-psnr"]
     assert t7["measured"] == 36.0 and t7["kind"] == "model"
@@ -250,17 +261,51 @@ def test_reasons_of_implemented_per_level_and_other_table_models(monkeypatch, tm
     model = scoreboard.distinct(board)
     model = model[(model["kind"] == "model") & model["measured"].notna()]
     assert len(model) == 3 + 1 + 1  # RED10/20/30, RED30 x2 once, NLRN
-    # One model per noise level in the paper: other levels need their own model.
-    per_level = "needs its own model trained at this noise level"
-    for key in (
-        "rednet-table2-BSD200-sigma10-RED10-psnr",
-        "rednet-table2-BSD200-sigma70-RED30-ssim",
-        "nlrn-table4-Set12-sigma15-NLRN-psnr",
-        "nlrn-table4-BSD68-sigma50-NLRN-psnr",
+    # One model per noise level in the paper: the registry has a run per level, not yet run ...
+    for key, entry in (
+        ("rednet-table2-BSD200-sigma10-RED10-psnr", "rednet/table2"),
+        ("rednet-table2-BSD200-sigma70-RED30-ssim", "rednet/table2"),
+        ("nlrn-table4-Set12-sigma15-NLRN-psnr", "nlrn/table4"),
+        ("nlrn-table4-BSD68-sigma50-NLRN-psnr", "nlrn/table4"),
     ):
-        assert reason[key].startswith(per_level), key
+        assert reason[key] == f"needs training for this table (registry entry {entry}); not yet run"
     # ... while the trained level on a set outside the entry's grid is a grid question.
     assert "evaluation grid" in reason["nlrn-table4-Urban100-sigma25-NLRN-psnr"]
+    # A level the registry has no run for needs its own model.
+    reg = experiments.load()
+    t2 = reg["rednet/table2"]
+    only50 = dataclasses.replace(t2, runs=tuple(r for r in t2.runs if r.sigma == 50))
+    monkeypatch.setattr(scoreboard.experiments, "load", lambda: {**reg, t2.id: only50})
+    reason = scoreboard.build().set_index("claim_id")["reason"]
+    assert reason["rednet-table2-BSD200-sigma10-RED10-psnr"].startswith(
+        "needs its own model trained at this noise level"
+    )
+
+
+def test_a_finding_checked_several_times_keeps_its_weakest_verdict(monkeypatch, tmp_path):
+    """One check per noise level (or two entries): the finding holds only if every one does."""
+    root = _results(monkeypatch, tmp_path)
+    _csv(root, "rednet/table2/findings.csv", [
+        _new_finding("rednet-tab1-depth", "holds", "deciding pair RED30 - RED20"),
+        _new_finding("rednet-tab1-depth", "inconclusive", "not trained at this budget: RED10"),
+        _new_finding("rednet-tab1-depth", "holds", "deciding pair RED20_x2 - RED10_x2"),
+    ])  # fmt: skip
+    _csv(root, "rednet/table9/findings.csv", [
+        _new_finding("rednet-tab1-depth", "does not hold", "reversed", budget="smoke"),
+        _new_finding("rednet-tab1-depth", "holds", "deciding pair", budget="smoke"),
+    ])  # fmt: skip
+    v = scoreboard.verdicts().set_index(["finding", "budget"])
+    assert v.loc[("rednet-tab1-depth", "cpu"), "verdict"] == "inconclusive"
+    assert v.loc[("rednet-tab1-depth", "cpu"), "reason"] == "not trained at this budget: RED10"
+    assert v.loc[("rednet-tab1-depth", "smoke"), "verdict"] == "does not hold"
+
+
+def test_red_deblurring_and_inpainting_cells_say_why_they_are_not_measured(monkeypatch, tmp_path):
+    _results(monkeypatch, tmp_path)
+    reason = scoreboard.build().set_index("claim_id")["reason"]
+    assert "not named and not available here" in reason["rednet-table10---disk-RED30-psnr"]
+    assert "no inpainting task" in reason["rednet-sec5.6-LIVE1-font10-RED30-psnr"]
+    assert reason["rednet-sec5.6-LIVE1-font10-FoE-psnr"].startswith("cited result")
 
 
 def test_verdicts_csv_gathers_old_and_new_findings_and_sets_finding_statuses(monkeypatch, tmp_path):
