@@ -53,3 +53,20 @@ def test_notebook_code_passes_ruff():
     for args in (["check"], ["format", "--check"]):
         done = subprocess.run([ruff, *args, "notebooks"], cwd=REPO, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_notebooks_extra_brings_a_jupyter_front_end_on_both_install_routes():
+    """The live explorer needs a front end: JupyterLab comes with the `notebooks` extra, which
+    the pip route (Makefile) and the conda route (environment.yml) both install."""
+    import tomllib
+    import yaml
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert any(req.startswith("jupyterlab") for req in extras["notebooks"])
+    assert "notebooks" in (REPO / "Makefile").read_text().split('pip install -q -e ".[')[1]
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert any(line.startswith("-e .[") and "notebooks" in line for line in pip)
+    assert "jupyter lab notebooks/explorer.ipynb" in (REPO / "README.md").read_text()
