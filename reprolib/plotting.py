@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -67,6 +69,10 @@ def style_comparison(summary: pd.DataFrame, columns: list[str] | None = None):
             lambda v: "font-weight: bold; color: #b00" if v is False else "",
             subset=["within_tolerance"],
         )
+    # A table id from its content, not pandas' random one: re-rendering an unchanged table
+    # writes the same bytes (identical tables on one page share identical styles).
+    content = pd.util.hash_pandas_object(df.astype(str), index=True).to_numpy().tobytes()
+    styler = styler.set_uuid(hashlib.sha256(content).hexdigest()[:8])
     return styler.hide(axis="index")
 
 
