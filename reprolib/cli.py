@@ -113,6 +113,9 @@ def _run(args: argparse.Namespace) -> int:
         except (KeyError, ValueError) as err:
             print(f"reprolib run: {err.args[0]}", file=sys.stderr)
             return 2
+    checked: set[str] = set()  # ... and on a missing or corrupt set of any entry's runs
+    for eid in ids:
+        experiments.check_data(eid, args.budget, args.runs, checked)
     for eid in ids:
         out = experiments.run(
             eid, args.budget, force=args.force, device=args.device, threads=args.threads,

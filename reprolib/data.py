@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -198,9 +198,37 @@ def _check_present(name: str, check_bytes: bool) -> list[tuple[str, Path, dict]]
         if bad:
             raise DatasetError(
                 f"set {name!r} is corrupt: {len(bad)} file(s) differ from MANIFEST.json "
-                f"(first: {bad[0]}). Re-fetch from {source_of(name)}."
+                f"(first: {bad[0]}) in data root {data_root()}. Re-fetch from {source_of(name)}."
             )
     return entries
+
+
+def check(name: str) -> int:
+    """The quick check made before any training: every file of the set is present and its
+    bytes match the manifest's sha256. Returns the number of files.
+
+    Unlike :func:`verify` it does not decode the images to compare pixel hashes: measured on
+    2 busy CPU cores, hashing the bytes of BSD400 takes about 0.1 s and of Urban100 0.25 s,
+    decoding them 1.5 s and 3.4 s. Equal bytes decode to equal pixels with one decoder; the
+    pixel hashes guard against a different decoder, which ``reprolib data verify`` checks.
+    """
+    return len(_check_present(name, check_bytes=True))
+
+
+def check_sets(needs: Mapping[str, str], user: str, done: set[str] | None = None) -> None:
+    """:func:`check` every set of ``needs`` (``set -> role``: ``training``, ``validation``,
+    ``test``) for ``user`` (who needs them, for the message), skipping the names in ``done``
+    and adding those checked to it. Raises :class:`DatasetError` in one line naming the role,
+    the set, the user and the data folder."""
+    for name, role in needs.items():
+        if done is not None and name in done:
+            continue
+        try:
+            check(name)
+        except DatasetError as err:
+            raise DatasetError(f"{role} set {name!r} of {user} cannot be used: {err}") from err
+        if done is not None:
+            done.add(name)
 
 
 def verify(name: str) -> int:

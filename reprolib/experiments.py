@@ -247,10 +247,26 @@ def run(
     from reprolib import runner
 
     exp, budget = get(eid), check_budget(budget)
-    for seed in check_seeds(exp.seeds if seeds is None else seeds):
+    seeds = check_seeds(exp.seeds if seeds is None else seeds)
+    check_data(eid, budget, only)  # every set of every run, before the first one trains
+    for seed in seeds:
         for r in select_runs(exp, only):
             _run_one(exp, r, budget, seed, force, device, threads, runner)
     return render_report(eid, budget)
+
+
+def check_data(eid: str, budget: str, only: Sequence[str] | None = None,
+               done: set[str] | None = None) -> None:  # fmt: skip
+    """Check every set (training, validation, test) the selected runs of an entry need at
+    ``budget`` (:func:`reprolib.data.check_sets`; ``done``: sets already checked). Raises
+    :class:`reprolib.data.DatasetError` in one line naming the set, the run and the data
+    folder."""
+    from reprolib import data
+
+    exp, done = get(eid), set() if done is None else done
+    for r in select_runs(exp, only):
+        needs = recipes.required_sets(exp.recipe_for(r, budget))
+        data.check_sets(needs, f"{eid} run {r.name}", done)
 
 
 def check_seeds(seeds: Sequence[int] | None) -> list[int]:

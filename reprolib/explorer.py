@@ -666,6 +666,9 @@ def plot_comparison(
 # live explorer (needs a kernel)
 # --------------------------------------------------------------------------------------------
 
+#: Resolution (dots per inch) of the live explorer's figure, sent as a PNG to an Image widget.
+LIVE_DPI = 100
+
 _CROP_CHOICES = (
     ("256 px centre crop", 256),
     ("512 px centre crop", 512),
@@ -694,7 +697,6 @@ def live_explorer(
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-    from IPython.display import display
 
     if crop not in {c for _, c in _CROP_CHOICES} | {None}:
         raise ValueError(f"crop must be 256, 512 or None (full image), got {crop!r}")
@@ -725,7 +727,11 @@ def live_explorer(
         options=[("signed difference", True), ("absolute difference", False)], value=True
     )
     status = widgets.HTML()
-    out = widgets.Output()
+    # The figure goes into an Image widget, not an Output widget: under papermill/nbclient an
+    # Output widget that receives a display makes the client send a comm message on the shell
+    # channel while it waits there for the cell's execute_reply; the zmq wake-up for the reply
+    # is lost and the cell sits idle until the execution timeout (nbclient issue #312).
+    picture = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
     controls = [w_set, w_img, w_setting, w_method, w_crop]
     state: dict[str, Any] = {"comparison": None, "quiet": False}
 
@@ -733,10 +739,12 @@ def live_explorer(
         c = state["comparison"]
         if c is None:
             return
-        out.clear_output(wait=True)
-        with out:
-            fig = plot_comparison(c, (w_y.value, w_x.value), w_zoom.value, signed=w_signed.value)
-            display(fig)
+        fig = plot_comparison(c, (w_y.value, w_x.value), w_zoom.value, signed=w_signed.value)
+        try:
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=LIVE_DPI, bbox_inches="tight")
+            picture.value = buf.getvalue()
+        finally:
             plt.close(fig)
 
     def compute(*_: Any) -> None:
@@ -796,7 +804,7 @@ def live_explorer(
             widgets.HBox([w_set, w_img, w_setting, w_method, w_crop], layout=wrap),
             widgets.HBox([w_y, w_x, w_zoom, w_signed], layout=wrap),
             status,
-            out,
+            picture,
         ]
     )
     compute()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -51,11 +53,12 @@ def style_comparison(summary: pd.DataFrame, columns: list[str] | None = None):
     fmt = {"claimed": number, "measured": number, "diff": "{:+.4f}", "tolerance": "{:.3f}",
            "input": number, "gain": "{:+.4f}"}  # fmt: skip
     styler = df.style.format({k: v for k, v in fmt.items() if k in df}, na_rep="-")
-    if "diff" in df:
-        lim = float(np.nanmax(np.abs(df["diff"]))) if df["diff"].notna().any() else 1.0
-        styler = styler.background_gradient(
-            subset=["diff"], cmap="RdYlGn", vmin=-max(lim, 1e-3), vmax=max(lim, 1e-3)
-        )
+    if "diff" in df and df["diff"].notna().any():
+        lim = max(float(np.nanmax(np.abs(df["diff"]))), 1e-3)
+        # Only the cells with a number: the colour map's "bad" colour for NaN is transparent
+        # black, which CSS receives without its alpha as a black block (an empty cell).
+        measured = pd.IndexSlice[df.index[df["diff"].notna()], ["diff"]]
+        styler = styler.background_gradient(subset=measured, cmap="RdYlGn", vmin=-lim, vmax=lim)
     if "gain" in df:  # a run no better than its degraded input learned nothing
         styler = styler.map(
             lambda v: "font-weight: bold; color: #b00" if v == v and v < MIN_GAIN_DB else "",
@@ -66,26 +69,50 @@ def style_comparison(summary: pd.DataFrame, columns: list[str] | None = None):
             lambda v: "font-weight: bold; color: #b00" if v is False else "",
             subset=["within_tolerance"],
         )
+    # A table id from its content, not pandas' random one: re-rendering an unchanged table
+    # writes the same bytes (identical tables on one page share identical styles).
+    content = pd.util.hash_pandas_object(df.astype(str), index=True).to_numpy().tobytes()
+    styler = styler.set_uuid(hashlib.sha256(content).hexdigest()[:8])
     return styler.hide(axis="index")
 
 
-def diff_bars(summary: pd.DataFrame, metric: str = "psnr", by: str = "target"):
-    """Measured - claimed per cell, one panel per target, tolerance shaded."""
+#: Width (inches) of a figure the book shows at its text width (~800 px at 100 dpi).
+PAGE_WIDTH_IN = 8.0
+
+
+def diff_bars(summary: pd.DataFrame, metric: str = "psnr", by: str = "target", cols: int = 2):
+    """Measured - claimed per cell, one panel per target, tolerance shaded.
+
+    Laid out for the book's text width (:data:`PAGE_WIDTH_IN`): ``cols`` panels a row, wrapped,
+    with horizontal bars so that every cell's name reads horizontally at full size; a panel's
+    height follows its number of cells. One x scale for all panels (the gaps compare).
+    """
     s = summary[(summary["metric"] == metric) & summary["claimed"].notna()].copy()
     s["cell"] = s["dataset"] + " " + s["setting"]
     groups = list(dict.fromkeys(s[by]))
+    cols = max(1, min(cols, len(groups)))
+    rows = -(-len(groups) // cols)
+    sizes = [len(s[s[by] == g]) for g in groups] + [0] * (rows * cols - len(groups))
+    heights = [max(sizes[r * cols : (r + 1) * cols]) for r in range(rows)]
     fig, axes = plt.subplots(
-        1, len(groups), figsize=(3.2 * len(groups), 3.2), squeeze=False, sharey=True
-    )
-    for ax, g in zip(axes[0], groups, strict=True):
+        rows, cols, figsize=(PAGE_WIDTH_IN, sum(0.24 * h + 0.9 for h in heights)), squeeze=False,
+        sharex=True, gridspec_kw={"height_ratios": [0.24 * h + 0.9 for h in heights]},
+    )  # fmt: skip
+    unit = " (dB)" if metric == "psnr" else ""
+    for ax, g in zip(axes.flat, groups, strict=False):
         d = s[s[by] == g]
         tol = d["tolerance"].iloc[0]
-        ax.axhspan(-tol, tol, color="tab:green", alpha=0.15, lw=0)
-        ax.bar(d["cell"], d["diff"], color=np.where(d["diff"].abs() <= tol, "tab:blue", "tab:red"))
-        ax.axhline(0, color="k", lw=0.8)
-        ax.set_title(g, fontsize=9)
-        ax.tick_params(axis="x", rotation=90, labelsize=7)
-    axes[0][0].set_ylabel(f"{metric.upper()} measured - claimed")
+        ax.axvspan(-tol, tol, color="tab:green", alpha=0.15, lw=0)
+        within = d["diff"].abs() <= tol
+        ax.barh(d["cell"], d["diff"], color=np.where(within, "tab:blue", "tab:red"))
+        ax.axvline(0, color="k", lw=0.8)
+        ax.invert_yaxis()  # the table's order, top to bottom
+        ax.set_title(f"{g} ({int(within.sum())}/{len(d)} within ±{tol:g})", fontsize=10)
+        ax.tick_params(axis="y", labelsize=9)
+        ax.tick_params(axis="x", labelsize=9, labelbottom=True)
+        ax.set_xlabel(f"{metric.upper()} measured - claimed{unit}", fontsize=9)
+    for ax in axes.flat[len(groups) :]:
+        ax.set_visible(False)
     fig.tight_layout()
     return fig
 

@@ -53,6 +53,7 @@ __all__ = [
     "recipe_diff",
     "recipe_from_dict",
     "recipe_to_dict",
+    "required_sets",
     "spec_fields",
     "validate",
     "with_overrides",
@@ -772,6 +773,16 @@ def validate(recipe: Recipe) -> Recipe:
     if proto.task != r.task:
         raise _bad(r, f"protocol {r.protocol!r} is for {proto.task}, not {r.task}")
     return r
+
+
+def required_sets(recipe: Recipe) -> dict[str, str]:
+    """Every :mod:`reprolib.data` set the recipe reads, ``set -> role`` (``training``,
+    ``validation`` or ``test``; a set with several roles is named by its first)."""
+    out: dict[str, str] = {recipe.train_set: "training"}
+    out.setdefault(recipe.val_set, "validation")
+    for name in recipe.test_sets:
+        out.setdefault(name, "test")
+    return out
 
 
 def lr_at(recipe: Recipe, iteration: int) -> float:

@@ -42,9 +42,40 @@ def execute(
             raise
         if title:
             _retitle(scratch, title)
+        if dst.is_file() and _same_page(dst, scratch):
+            return dst  # nothing a reader sees changed: the committed bytes stay as they are
         # readers never see a half-written notebook
         runs.atomic_write(dst, lambda tmp_dst: shutil.copy(scratch, tmp_dst))
     return dst
+
+
+def _page(path: Path) -> list:
+    """What a reader of an executed notebook sees: every cell's source and outputs, without
+    what changes on every execution (papermill's times and paths, execution timestamps, the
+    output of the provenance ``stamp()`` cell: its time and commit, and the memory addresses
+    in object reprs such as ``<pandas.io.formats.style.Styler at 0x7f2e...>``)."""
+    import json
+    import re
+
+    import nbformat as nbf
+
+    nb = nbf.read(path, as_version=4)
+    page = []
+    for cell in nb.cells:
+        outputs = cell.get("outputs", [])
+        if cell.cell_type == "code" and cell.source.rstrip().endswith("stamp()"):
+            outputs = []
+        shown = re.sub(r" at 0x[0-9a-f]+>", " at 0x>", json.dumps(outputs, sort_keys=True))
+        page.append((cell.cell_type, cell.source, shown))
+    return page
+
+
+def _same_page(old: Path, new: Path) -> bool:
+    """Whether re-executing changed nothing but run metadata (see :func:`_page`)."""
+    try:
+        return _page(old) == _page(new)
+    except Exception:  # an unreadable old copy is simply replaced
+        return False
 
 
 def _retitle(path: Path, title: str) -> None:

@@ -65,6 +65,7 @@ from reprolib.recipes import (
     recipe_diff,
     recipe_from_dict,
     recipe_to_dict,
+    required_sets,
     validate,
     with_overrides,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "RecipeMismatchError",
     "RunError",
     "build_model",
+    "check_data",
     "default_out_dir",
     "make_optimizer",
     "recalibrate_batchnorm",
@@ -205,6 +207,15 @@ def default_out_dir(recipe: Recipe) -> Path:
     from reprolib import claims
 
     return claims.results_root() / "train" / recipe.name / recipe.budget
+
+
+def check_data(recipe: Recipe) -> None:
+    """Check every set the recipe needs (training, validation, test) before training starts,
+    so that a missing or corrupt test set is found in a second, not after hours of training
+    (:func:`reprolib.data.check_sets`: presence and file hashes, not decoded pixels)."""
+    from reprolib import data
+
+    data.check_sets(required_sets(recipe), f"recipe {recipe.name}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,6 +469,7 @@ def train(
     ):
         raise ValueError(f"stop_after must be a positive integer or None, got {stop_after!r}")
     check_threads(threads)
+    check_data(r)  # a missing or corrupt set fails now, not after the training
     rank, world, dev, created_group = _distributed(device)
     out = Path(out_dir) if out_dir is not None else default_out_dir(r)
     det_before = torch.are_deterministic_algorithms_enabled()

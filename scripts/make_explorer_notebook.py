@@ -88,9 +88,10 @@ NOTEBOOKS.add(
             "(`sigma15`...`sigma70`, `x2`...`x4`, `q10`...`q40`, and the proxies `shadow` and "
             "`motion_blur`) and every method that applies to it, the trained models of all four "
             "papers included; several can be shown side by side, with the zoom position and "
-            "factor on sliders. Open this notebook in Jupyter and set `live = True` in the "
-            "parameters cell, or run `from reprolib import explorer; explorer.live_explorer()` "
-            "in any notebook."
+            "factor on sliders. Open this notebook in JupyterLab (`jupyter lab "
+            "notebooks/explorer.ipynb`, installed with the `notebooks` extra) and set "
+            "`live = True` in the parameters cell, or run `from reprolib import explorer; "
+            "explorer.live_explorer()` in any notebook."
         ),
         code(
             "if live:\n"

@@ -79,3 +79,74 @@ def test_reports_and_protocol_write_under_reprolib_results_only(monkeypatch, tmp
     assert cli.main(["protocol", "--render", "--limit", "5"]) == 0
     assert len(written) == 2 + len(chapters.PAPERS) + 1 + 1
     assert all(str(p).startswith(str(tmp_path)) for p in written), written
+
+
+@pytest.fixture
+def scratch_data(data_root, tmp_path, monkeypatch):
+    """A REPROLIB_DATA folder with the real manifest and every staged set except BSD68 (the
+    real folders linked, not copied); a test adds BSD68 back, whole or corrupt, as it needs."""
+    import shutil
+
+    root = tmp_path / "data"
+    root.mkdir()
+    shutil.copy(data_root / "MANIFEST.json", root / "MANIFEST.json")
+    for folder in data_root.iterdir():
+        if folder.is_dir() and folder.name != "BSD68":
+            (root / folder.name).symlink_to(folder)
+    monkeypatch.setenv("REPROLIB_DATA", str(root))
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path / "results"))
+    return root
+
+
+def _no_training(monkeypatch):
+    """Fail the test if anything starts training (a notebook or the loop)."""
+    from reprolib import runner, train
+
+    def refuse(*a, **k):
+        pytest.fail("training started before the data were checked")
+
+    monkeypatch.setattr(runner, "execute", refuse)
+    monkeypatch.setattr(train, "_train", refuse)
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_run_and_train_check_every_set_a_recipe_needs_before_training(
+    damage, scratch_data, data_root, monkeypatch, capsys
+):
+    """A test set that is absent or corrupt stops `run` and `train` in one line naming the set
+    and the data folder, exit status 2, before anything trains (it used to surface as a
+    papermill traceback once the whole training had finished)."""
+    import shutil
+
+    from reprolib import experiments
+    from reprolib.experiments import Experiment, Run
+
+    if damage == "corrupt":
+        shutil.copytree(data_root / "BSD68", scratch_data / "BSD68")
+        victim = sorted((scratch_data / "BSD68").iterdir())[3]
+        victim.write_bytes(victim.read_bytes()[:-7])
+    run = Run("A", "red_denoise", sigma=50)
+    exp = Experiment("p/t", "t", "p", (run,), {"sets": ["Set12", "BSD68"]})
+    monkeypatch.setattr(experiments, "get", lambda eid: exp)
+    _no_training(monkeypatch)
+    word = "incomplete" if damage == "missing" else "corrupt"
+    out_dir = str(scratch_data.parent / "train")
+    for argv in (
+        ["run", "p/t", "--budget", "smoke"],
+        ["train", "dncnn_denoise_sigma25", "--budget", "smoke", "--out-dir", out_dir],
+    ):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert "test set 'BSD68' of " in err and word in err, err
+        assert str(scratch_data) in err, err
+
+
+def test_train_checks_its_training_and_validation_sets_too(scratch_data, monkeypatch, capsys):
+    _no_training(monkeypatch)
+    for folder, role, name in (("Set12", "validation", "Set12"), ("BSDS500", "training", "BSD300")):
+        (scratch_data / folder).unlink()
+        argv = ["train", "red_denoise_sigma50", "--budget", "smoke", "--out-dir", "/nonexistent"]
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"{role} set '{name}' of recipe red_denoise_sigma50" in err, err

@@ -154,10 +154,54 @@ def test_live_explorer_follows_its_controls(data_root):
     ui = explorer.live_explorer("Set12", "09", "sigma25", "Noisy", crop=256)
     (w_set, w_img, w_setting, w_method, _), status = ui.children[0].children, ui.children[2]
     assert "Noisy" in status.value and "dB" in status.value
+    picture = ui.children[3]  # an Image widget, never an Output widget (see the kernel test)
+    assert isinstance(picture, widgets.Image) and bytes(picture.value[:4]) == b"\x89PNG"
+    first = bytes(picture.value)
     w_setting.value = "x2"  # the method list follows the setting
     assert "Bicubic" in w_method.options and "BM3D" not in w_method.options
-    assert "x2: Bicubic" in status.value
+    assert "x2: Bicubic" in status.value and bytes(picture.value) != first
     w_set.value = "Set5"  # the image list follows the set
     assert w_img.value == "baby_GT" and "Set5/baby_GT" in status.value
     with pytest.raises(ValueError, match="crop must be"):
         explorer.live_explorer(crop=100)
+
+
+def test_live_explorer_cell_runs_in_a_kernel_without_hanging(data_root, tmp_path):
+    """The notebook's ``live = True`` cell, executed three times by papermill in a real kernel,
+    returns as soon as the kernel is done. With the figure in an Output widget, nbclient
+    mirrored the widget's outputs back on the shell channel while waiting there for the
+    execute_reply, lost the reply's wake-up and sat idle until the execution timeout (4 runs of
+    5): each live cell then took the whole ``timeout`` seconds."""
+    import nbformat as nbf
+    import papermill as pm
+
+    from reprolib.provenance import REPO_ROOT
+
+    source = nbf.read(REPO_ROOT / "notebooks" / "explorer.ipynb", as_version=4)
+    (live_cell,) = [c for c in source.cells if c.source.startswith("if live:")]
+    params = nbf.v4.new_code_cell("live = False")
+    params.metadata["tags"] = ["parameters"]
+    nb = nbf.v4.new_notebook()
+    nb.cells = [
+        nbf.v4.new_code_cell(
+            "from IPython.display import display\n\nfrom reprolib import explorer"
+        ),
+        params,
+        *[nbf.v4.new_code_cell(live_cell.source) for _ in range(3)],  # the hang was a race
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbf.write(nb, tmp_path / "live.ipynb")
+    timeout = 30
+    out = pm.execute_notebook(
+        str(tmp_path / "live.ipynb"), str(tmp_path / "out.ipynb"), parameters={"live": True},
+        cwd=str(REPO_ROOT), kernel_name="python3", execution_timeout=timeout, progress_bar=False,
+    )  # fmt: skip
+    live = [c for c in out.cells if c.source.startswith("if live:")]
+    for cell in live:
+        assert cell.metadata.papermill.duration < timeout - 5, cell.metadata.papermill
+        (shown,) = [o for o in cell.outputs if o.output_type == "display_data"]
+        assert "application/vnd.jupyter.widget-view+json" in shown.data
