@@ -264,62 +264,37 @@ _RED_SRC = (
 )
 
 
+#: Per RED task: setting prefix, channel, protocol, validation set, test sets (Sec. 5).
+_RED_TASKS = {
+    "denoise": ("sigma", "gray", "red", "Set12", ("BSD200",)),
+    "jpeg": ("q", "y", "red_jpeg", "Set12", ("LIVE1",)),
+    "sr": ("x", "y", "red_sr", "Set5", ("Set5", "Set14", "BSD100")),
+}
+#: Blind models, one for every level (Table 3 denoising, Table 8 SR): name, levels, validation.
+_RED_BLIND = {
+    "denoise": ("red_denoise_blind", (10, 30, 50, 70), 50),
+    "sr": ("red_sr", (2, 3, 4), 3),
+}
+
+
 def _red(task: str, level: int | None) -> Recipe:
-    if task == "denoise" and level is None:  # Table 3: one blind model for every level
-        per_task = dict(
-            name="red_denoise_blind",
-            levels=(10, 30, 50, 70),
-            channel="gray",
-            protocol="red",
-            val_set="Set12",
-            val_setting="sigma50",
-            test_sets=("BSD200",),
-            test_settings=("sigma10", "sigma30", "sigma50", "sigma70"),
-        )
-    elif task == "denoise":
-        per_task = dict(
-            name=f"red_denoise_sigma{level}",
-            levels=(level,),
-            channel="gray",
-            protocol="red",
-            val_set="Set12",
-            val_setting=f"sigma{level}",
-            test_sets=("BSD200",),
-            test_settings=(f"sigma{level}",),
-        )
-    elif task == "jpeg":  # Table 9: one model per quality (released weights q10, q20)
-        per_task = dict(
-            name=f"red_jpeg_q{level}",
-            levels=(level,),
-            channel="y",
-            protocol="red_jpeg",
-            val_set="Set12",
-            val_setting=f"q{level}",
-            test_sets=("LIVE1",),
-            test_settings=(f"q{level}",),
-        )
-    elif level is not None:  # Tables 4-7: one model per scale (released weights x2/x3/x4)
-        per_task = dict(
-            name=f"red_sr_x{level}",
-            levels=(level,),
-            channel="y",
-            protocol="red_sr",
-            val_set="Set5",
-            val_setting=f"x{level}",
-            test_sets=("Set5", "Set14", "BSD100"),
-            test_settings=(f"x{level}",),
-        )
-    else:  # Table 8: one blind model for x2/x3/x4
-        per_task = dict(
-            name="red_sr",
-            levels=(2, 3, 4),
-            channel="y",
-            protocol="red_sr",
-            val_set="Set5",
-            val_setting="x3",
-            test_sets=("Set5", "Set14", "BSD100"),
-            test_settings=("x2", "x3", "x4"),
-        )
+    """RED30 for one task: one model per level (Tables 2, 4-7, 9), or with ``level=None`` one
+    blind model for every level (Table 3 denoising, Table 8 SR)."""
+    prefix, channel, protocol, val_set, test_sets = _RED_TASKS[task]
+    if level is None:
+        name, levels, val_level = _RED_BLIND[task]
+    else:
+        name, levels, val_level = f"red_{task}_{prefix}{level}", (level,), level
+    per_task = dict(
+        name=name,
+        levels=levels,
+        channel=channel,
+        protocol=protocol,
+        val_set=val_set,
+        val_setting=f"{prefix}{val_level}",
+        test_sets=test_sets,
+        test_settings=tuple(f"{prefix}{lv}" for lv in levels),
+    )
     return Recipe(
         family="red", paper="Mao et al., RED-Net, NIPS 2016 / arXiv:1606.08921", model="red30",
         task=task, train_set="BSD300", patch=50, batch=64, iterations=200_000, optimizer="adam",
