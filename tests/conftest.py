@@ -13,3 +13,23 @@ def data_root():
         return data.data_root()
     except data.DatasetError as err:
         pytest.skip(f"benchmark data not available: {err}")
+
+
+@pytest.fixture
+def attention_inputs():
+    """Random float64 query/key/value maps (seed 0) for the neighbourhood attention of NLRN's
+    Eq. 6, and a function drawing previous-state logits for neighbourhood ``q`` (None: all)."""
+    import torch
+
+    def make(n: int, d: int, c: int, h: int, w: int):
+        torch.manual_seed(0)
+        f64 = torch.float64
+        qm, km = torch.randn(n, d, h, w, dtype=f64), torch.randn(n, d, h, w, dtype=f64)
+        vm = torch.randn(n, c, h, w, dtype=f64)
+
+        def logits(q: int | None):
+            return torch.randn(n, h * w if q is None else q * q, h, w, dtype=f64)
+
+        return qm, km, vm, logits
+
+    return make

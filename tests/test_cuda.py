@@ -119,14 +119,9 @@ def test_checkpoint_written_on_cuda_resumes_on_cpu(tmp_path, synthetic_sets):
 @pytest.mark.parametrize(
     "q, padding", [(5, "circular"), (11, "zero"), (5, "mask"), (None, "circular")]
 )
-def test_blocked_attention_equals_dense_on_cuda(q, padding):
-    torch.manual_seed(0)
-    n, d, c, h, w = 2, 4, 6, 19, 23
-    f64 = torch.float64
-    qm, km = torch.randn(n, d, h, w, dtype=f64), torch.randn(n, d, h, w, dtype=f64)
-    vm = torch.randn(n, c, h, w, dtype=f64)
-    kk = h * w if q is None else q * q
-    prev = torch.randn(n, kk, h, w, dtype=f64)
+def test_blocked_attention_equals_dense_on_cuda(q, padding, attention_inputs):
+    qm, km, vm, draw_logits = attention_inputs(2, 4, 6, 19, 23)
+    prev = draw_logits(q)
     args = dict(score="dot", scale=0.7, normalization="softmax", padding=padding)
     cpu, cpu_logits = neighbourhood_attention(qm, km, vm, q, prev_logits=prev, impl="dense",
                                               **args)  # fmt: skip

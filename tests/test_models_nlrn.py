@@ -176,17 +176,12 @@ CASES += [(17, "circular"), (None, "circular")]  # q = 17: wraps more than once 
 
 
 @pytest.mark.parametrize("q, padding", CASES)
-def test_dense_blocked_and_reference_agree(q: int | None, padding: str) -> None:
-    torch.manual_seed(0)
-    n, d, c, h, w = 2, 3, 4, 7, 9
-    f64 = torch.float64
-    qm, km = torch.randn(n, d, h, w, dtype=f64), torch.randn(n, d, h, w, dtype=f64)
-    vm = torch.randn(n, c, h, w, dtype=f64)
-    kk = h * w if q is None else q * q
+def test_dense_blocked_and_reference_agree(q: int | None, padding: str, attention_inputs) -> None:
+    qm, km, vm, draw_logits = attention_inputs(2, 3, 4, 7, 9)
     for (score, norm), use_prev in itertools.product(
         [("dot", "softmax"), ("dot", "mean"), ("neg_sq_dist", "softmax")], (False, True)
     ):
-        prev = torch.randn(n, kk, h, w, dtype=f64) if use_prev else None
+        prev = draw_logits(q) if use_prev else None
         ref_out, ref_logits = neighbourhood_attention(
             qm, km, vm, q, score=score, scale=0.7, normalization=norm, padding=padding,
             prev_logits=prev, impl="reference",
