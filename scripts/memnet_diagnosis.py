@@ -19,7 +19,8 @@ draws the curves from these files.
     python scripts/memnet_diagnosis.py --probes paper_recipe zero_init_adam --threads 1
     python scripts/memnet_diagnosis.py --table3          # the committed Table 3 model only
 
-Probes are resumable (each is an ordinary run folder) and skipped when finished.
+Probes are resumable (each is an ordinary run folder): a probe whose committed checkpoint.pt
+already reached its iterations is re-scored without training; one without it trains again.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import shutil
 import time
 from collections.abc import Callable
 
@@ -122,6 +124,8 @@ def run_probe(name: str, threads: int) -> dict:
     folder = OUT / name
     summary = train.train(recipe_name, "cpu", out_dir=folder, overrides=over, threads=threads,
                           progress=False, stop_after=ITERATIONS)  # fmt: skip
+    # a probe is scored at its last step only; per-validation snapshots serve the scaling curves
+    shutil.rmtree(folder / runs.SNAPSHOTS, ignore_errors=True)
     model, recipe = restorers.load_model(folder)
     with torch_threads(threads):
         final = (
