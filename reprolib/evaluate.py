@@ -287,23 +287,22 @@ def evaluate_run(
     info = runs.read_summary(run_dir)
     if info.get("status") != "finished":
         raise FileNotFoundError(f"{run_dir} holds no finished training run to evaluate")
-    if recipe is None:
-        recipe = restorers.load_model(run_dir)[1]
+    model, saved = restorers.load_model(run_dir, device)
+    grid = recipe or saved
     # Each set x setting is kept as it is scored (keyed by the weights' hash), so an evaluation
     # stopped part-way (a large grid such as Urban100 takes hours on one core) resumes there.
     weights = run_dir / runs.MODEL
     partial = run_dir / runs.PARTIAL / hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
     frames = []
-    for ds in datasets or recipe.test_sets:
-        for st in recipe.test_settings:
+    for ds in datasets or grid.test_sets:
+        for st in grid.test_settings:
             done = partial / (f"{ds}__{st}.csv" if limit is None else f"{ds}__{st}__{limit}.csv")
             if done.is_file():
                 frames.append(pd.read_csv(done, dtype={"image": str}))
                 continue
             frame = evaluate_checkpoint(
-                run_dir, [ds], [st], recipe=recipe, limit=limit, device=device, threads=threads,
-                progress=progress,
-            )  # fmt: skip
+                model, [ds], [st], recipe=grid, limit=limit, threads=threads, progress=progress
+            )
             runs.write_csv(done, frame)
             frames.append(frame)
     per_image = pd.concat(frames, ignore_index=True)
