@@ -8,6 +8,8 @@ A failed run raises and leaves the partially executed notebook next to its desti
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -54,9 +56,6 @@ def _page(path: Path) -> list:
     what changes on every execution (papermill's times and paths, execution timestamps, the
     output of the provenance ``stamp()`` cell: its time and commit, and the memory addresses
     in object reprs such as ``<pandas.io.formats.style.Styler at 0x7f2e...>``)."""
-    import json
-    import re
-
     import nbformat as nbf
 
     nb = nbf.read(path, as_version=4)
