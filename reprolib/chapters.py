@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from reprolib import claims, experiments, recipes, runs
+from reprolib import claims, experiments, recipes, runs, stats
 from reprolib.scoreboard import STATUSES
 
 PAPERS = {
@@ -54,12 +54,6 @@ def tables(paper: str) -> list[str]:
     return sorted(names, key=key)
 
 
-def table_status(board: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Cells of one table per status and reason."""
-    t = board[board["table"] == table]
-    return t.groupby(["status", "reason"]).size().rename("cells").reset_index()
-
-
 def table_measured(board: pd.DataFrame, table: str) -> pd.DataFrame:
     """The measured cells of one table: claimed, measured, diff, budget, status."""
     t = board[(board["table"] == table) & board["measured"].notna()].copy()
@@ -78,16 +72,6 @@ def table_as_printed(paper: str, table: str) -> pd.DataFrame:
         index=["dataset", "setting", "metric"], columns="method", values="value",
         aggfunc="first", sort=False,
     )  # fmt: skip
-
-
-def findings(paper: str) -> pd.DataFrame:
-    """The paper's stated findings with their verdicts."""
-    board = scoreboard(paper)
-    f = board[(board["method"] == "-") & (board["dataset"] == "-")]
-    f = f[f["claim_id"].isin(claims.load_findings()["claim_id"])]
-    return f[["claim_id", "table", "claimed", "budget", "status", "reason"]].rename(
-        columns={"table": "source", "claimed": "finding"}
-    )
 
 
 def differences(paper: str) -> pd.DataFrame:
@@ -217,6 +201,7 @@ CONTENT_REASON = {
     "beside the baselines)",
 }
 NO_ENTRY_REASON = "no registry entry trains the models of this figure yet"
+NOT_CHECKED = "not checked"  # the verdict column of a finding nothing has judged yet
 _ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9}
 
 
@@ -227,8 +212,8 @@ class PaperItem:
     ``budgets``: :func:`entry_budgets` of each entry (with an ``entry`` column); ``cells``: the
     scoreboard's status counts of the item's table cells; ``findings``: one row per finding and
     budget (``finding, claim, budget, verdict, reason``); ``not_measured``: the scoreboard's
-    reasons for the cells nothing measured, with their count; ``why_not``: for an item without
-    cells, why it is not measured (its kind of content, or its findings' reason)."""
+    reasons for the cells nothing measured, with their count; ``why_not``: for a figure that
+    no entry measures, why (its kind of content, or that no entry trains its models yet)."""
 
     item: str
     label: str
@@ -388,7 +373,7 @@ def _findings_of(ids: list[str], verdicts: pd.DataFrame, observed: pd.DataFrame,
             reason = status.at[fid, "reason"] if fid in status.index else ""
             if checking:
                 reason = f"checked by {', '.join(checking)} once its runs are scored"
-            found = pd.DataFrame([{"budget": "", "verdict": "not checked", "reason": reason}])
+            found = pd.DataFrame([{"budget": "", "verdict": NOT_CHECKED, "reason": reason}])
         for v in found.itertuples():
             rows.append({"finding": fid, "claim": text.get(fid, ""), "budget": v.budget,
                          "verdict": v.verdict, "reason": v.reason})  # fmt: skip
@@ -486,7 +471,7 @@ def _verdict_counts(findings: pd.DataFrame) -> str:
     """``2 inconclusive, 1 not checked``: the item's findings by their weakest verdict."""
     if findings.empty:
         return "-"
-    order = ["does not hold", "inconclusive", "holds", "not checked"]
+    order = [stats.NOT_HOLDS, stats.INCONCLUSIVE, stats.HOLDS, NOT_CHECKED]
     rank = findings.assign(_r=findings["verdict"].map(order.index))
     weakest = rank.sort_values("_r").drop_duplicates("finding")["verdict"].value_counts()
     return ", ".join(f"{weakest[v]} {v}" for v in order if v in weakest)
