@@ -1,18 +1,23 @@
 """What a paper's chapter shows, computed from ``results/`` and the differences register.
 
 Used by ``notebooks/chapter.ipynb`` (one executed copy per paper under ``results/<paper>/``):
-every table of the paper with the status of each cell, the paper's findings with their
-verdicts, the architecture check, and the paper / official code / this project register.
+every table and figure of the paper with what was measured for it, at which budget, with
+which verdict, and what cannot be measured here and why (:func:`tables_and_figures`); the
+status of each table cell; the architecture check; and the paper / official code / this
+project register.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from reprolib import claims
+from reprolib import claims, experiments, recipes, runs, stats
+from reprolib.scoreboard import STATUSES
 
 PAPERS = {
     "memnet": "MemNet (Tai et al., ICCV 2017)",
@@ -49,12 +54,6 @@ def tables(paper: str) -> list[str]:
     return sorted(names, key=key)
 
 
-def table_status(board: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Cells of one table per status and reason."""
-    t = board[board["table"] == table]
-    return t.groupby(["status", "reason"]).size().rename("cells").reset_index()
-
-
 def table_measured(board: pd.DataFrame, table: str) -> pd.DataFrame:
     """The measured cells of one table: claimed, measured, diff, budget, status."""
     t = board[(board["table"] == table) & board["measured"].notna()].copy()
@@ -73,16 +72,6 @@ def table_as_printed(paper: str, table: str) -> pd.DataFrame:
         index=["dataset", "setting", "metric"], columns="method", values="value",
         aggfunc="first", sort=False,
     )  # fmt: skip
-
-
-def findings(paper: str) -> pd.DataFrame:
-    """The paper's stated findings with their verdicts."""
-    board = scoreboard(paper)
-    f = board[(board["method"] == "-") & (board["dataset"] == "-")]
-    f = f[f["claim_id"].isin(claims.load_findings()["claim_id"])]
-    return f[["claim_id", "table", "claimed", "budget", "status", "reason"]].rename(
-        columns={"table": "source", "claimed": "finding"}
-    )
 
 
 def differences(paper: str) -> pd.DataFrame:
@@ -195,3 +184,357 @@ def write_headline(path: Path | None = None) -> str:
     text = "\n".join(lines) + "\n"
     (path or _results("headline.md")).write_text(text)
     return text
+
+
+# --------------------------------------------------------------------------- tables and figures
+# One section per table and figure of a paper (``contents.csv``), with what the study did with
+# it: the registry entry, the runs scored at each budget and their training budget, the verdict
+# of each finding, the scoreboard status of each cell, and why the rest is not measured here.
+# Everything is read from results/ and experiments.yaml; statuses and reasons are the
+# scoreboard's (reprolib.scoreboard), verdicts are verdicts.csv's (reprolib.stats).
+
+TEXT_ITEM = "text"  # the findings whose source names no table or figure of the paper
+CONTENT_REASON = {
+    "diagram": "an illustration of the method: nothing to measure (the models are built in "
+    "`reprolib.models`; their sizes are in the architecture check)",
+    "images": "example images: not scored (the restoration explorer shows this study's models "
+    "beside the baselines)",
+}
+NO_ENTRY_REASON = "no registry entry trains the models of this figure yet"
+NOT_CHECKED = "not checked"  # the verdict column of a finding nothing has judged yet
+_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9}
+
+
+@dataclass
+class PaperItem:
+    """One table or figure of a paper and what the study did with it (:func:`tables_and_figures`).
+
+    ``budgets``: :func:`entry_budgets` of each entry (with an ``entry`` column); ``cells``: the
+    scoreboard's status counts of the item's table cells; ``findings``: one row per finding and
+    budget (``finding, claim, budget, verdict, reason``); ``not_measured``: the scoreboard's
+    reasons for the cells nothing measured, with their count; ``why_not``: for a figure that
+    no entry measures, why (its kind of content, or that no entry trains its models yet)."""
+
+    item: str
+    label: str
+    caption: str
+    content: str
+    entries: list[str]
+    reports: list[str]
+    budgets: pd.DataFrame
+    cells: dict[str, int]
+    findings: pd.DataFrame
+    not_measured: pd.DataFrame
+    why_not: str = ""
+
+
+def item_label(item: str) -> str:
+    """How the paper names an item: ``table4`` -> ``Table 4``, ``fig12`` -> ``Fig. 12``."""
+    for prefix, name in (("table", "Table"), ("fig", "Fig."), ("sec", "Sec.")):
+        if item.startswith(prefix):
+            return f"{name} {item[len(prefix) :]}"
+    return "Stated in the text" if item == TEXT_ITEM else item
+
+
+def _number(text: str) -> int:
+    text = text.strip()
+    return _ROMAN[text] if text in _ROMAN else int(text)
+
+
+def source_items(source: str) -> list[str]:
+    """The tables, figures and sections a finding's ``source`` names, as items:
+    ``"Tables 1-2, 4-6, 9; Sec. 5"`` -> table1, table2, table4, table5, table6, table9, sec5
+    (roman table numbers as arabic; a section is its first token: ``Sec. 5.3 observation (1)``
+    -> ``sec5.3``)."""
+    items = []
+    for part in str(source).split(";"):
+        m = re.match(r"\s*(Tables?|Figs?\.|Figures?|Sec\.)\s*(.+)", part)
+        if m is None:
+            continue
+        kind = {"T": "table", "F": "fig", "S": "sec"}[m.group(1)[0]]
+        if kind == "sec":
+            items.append("sec" + m.group(2).split()[0])
+            continue
+        for piece in m.group(2).split(","):
+            ends = [_number(n) for n in piece.split("-")]
+            items += [f"{kind}{n}" for n in range(ends[0], ends[-1] + 1)]
+    return items
+
+
+def paper_items(paper: str) -> list[str]:
+    """Every table and figure of the paper: those of ``contents.csv`` in its order, then any
+    claims table or finding source it does not list, then :data:`TEXT_ITEM`."""
+    items = list(claims.load_contents(paper)["item"])
+    extra = list(claims.load_claims(paper)["table"].unique())
+    for source in claims.load_findings().query("paper == @paper")["source"]:
+        extra += [i for i in source_items(source) if not i.startswith("sec")]
+    return items + [i for i in dict.fromkeys(extra) if i not in items] + [TEXT_ITEM]
+
+
+def entry_items(exp: experiments.Experiment, items: list[str], drawn: bool = True) -> list[str]:
+    """The items an entry measures: its claims ``tables``, the item its id names
+    (``rednet/fig6``) and, with ``drawn``, the figures its analyses draw
+    (``memnet_fig4_spectra`` -> ``fig4``)."""
+    named = set(exp.tables) | {exp.id.split("/", 1)[1]}
+    if drawn:
+        named |= {f"fig{m}" for a in exp.analyses for m in re.findall(r"_fig(\d+)_", a)}
+    return [i for i in items if i in named]
+
+
+def finding_items(paper: str, registry: dict, items: list[str]) -> dict[str, list[str]]:
+    """Each finding of the paper -> the items it belongs to: those its source names; else
+    the tables (or the figure) of the entries whose checks judge it; else :data:`TEXT_ITEM`."""
+    out = {}
+    for f in claims.load_findings().query("paper == @paper").itertuples():
+        mine = [i for i in source_items(f.source) if i in items]
+        if not mine:
+            checking = [e for e in registry.values() if f.claim_id in _checked_findings(e)]
+            mine = list(dict.fromkeys(i for e in checking for i in entry_items(e, items, False)))
+        out[f.claim_id] = mine or [TEXT_ITEM]
+    return out
+
+
+def _checked_findings(exp: experiments.Experiment) -> set[str]:
+    return {c.get("finding") for c in exp.checks}
+
+
+def _range(infos: list[dict], key: str, scale: float = 1.0) -> tuple:
+    """(min, max) of ``key`` over training summaries, divided by ``scale``; Nones if absent."""
+    values = [i[key] / scale for i in infos if i.get(key) is not None]
+    return (min(values), max(values)) if values else (None, None)
+
+
+def entry_budgets(exp: experiments.Experiment) -> pd.DataFrame:
+    """One row per budget that has a folder of the entry's runs: how many runs are scored
+    under the entry's present recipe (``current``, :func:`reprolib.experiments.run_state`),
+    the fewest and most such seeds per run against the seeds the registry asks, the seed
+    folders ``stale`` (scored under a recipe since changed) or ``partial`` (training under way),
+    and the training budget of the scored seeds (``train_summary.json``): iterations, patches
+    seen, wall hours per run (ranges) and hardware. Empty when nothing ran."""
+    rows = []
+    for budget in recipes.BUDGETS:
+        if not (exp.folder / budget).is_dir():
+            continue
+        seeds, states, infos = [], [], []
+        for r in exp.runs:
+            mine = {
+                s: experiments.run_state(exp, r, budget, s) for s in exp.seeds_on_disk(r, budget)
+            }
+            current = [s for s, state in mine.items() if state == "current"]
+            seeds.append(len(current))
+            states += mine.values()
+            infos += [runs.read_summary(exp.run_dir(r, budget, s)) for s in current]
+
+        its, patches = _range(infos, "iterations"), _range(infos, "patches_seen")
+        wall = _range(infos, "wall_s", 3600)
+        rows.append({
+            "budget": budget, "runs": len(exp.runs), "runs_scored": sum(n > 0 for n in seeds),
+            "seeds_min": min(seeds), "seeds_max": max(seeds), "seeds_asked": len(exp.seeds),
+            "stale": states.count("stale"), "partial": states.count("partial"),
+            "iterations_min": its[0], "iterations_max": its[1],
+            "patches_min": patches[0], "patches_max": patches[1],
+            "wall_h_min": wall[0], "wall_h_max": wall[1],
+            "hardware": "; ".join(sorted({str(i["hardware"]) for i in infos if "hardware" in i})),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def observations(paper: str) -> pd.DataFrame:
+    """Observations read off the paper's figures and judged per seed by an entry's analyses
+    (``<entry>/<budget>/analysis/*_judged.csv``, :data:`reprolib.figures.OBSERVATION_RULE`),
+    as ``finding, budget, verdict, reason``: what a figure's finding shows before (or
+    besides) a verdict of ``verdicts.csv``."""
+    rows = []
+    for path in sorted(_results(paper).glob("*/*/analysis/*_judged.csv")):
+        budget = path.parent.parent.name
+        where = path.relative_to(claims.results_root())
+        for o in pd.read_csv(path).itertuples():
+            verdict, _, why = str(o.verdict).partition(" (")
+            reason = f"{why.rstrip(')')}; {o.claim}: {o.evidence} (judged per seed: {where})"
+            rows.append({"finding": o.finding, "budget": budget, "verdict": verdict,
+                         "reason": reason.lstrip("; ")})  # fmt: skip
+    return pd.DataFrame(rows, columns=["finding", "budget", "verdict", "reason"])
+
+
+def _findings_of(ids: list[str], verdicts: pd.DataFrame, observed: pd.DataFrame,
+                 board: pd.DataFrame, registry: dict) -> pd.DataFrame:  # fmt: skip
+    """One row per finding and budget: the verdict of ``verdicts.csv``, else the per-seed
+    observations of a figure analysis, else the scoreboard's status and reason (naming the
+    registry entry that will check it, when one does)."""
+    text = claims.load_findings().set_index("claim_id")["claim"]
+    status = board.set_index("claim_id")
+    rows = []
+    for fid in ids:
+        found = verdicts[verdicts["finding"] == fid]
+        if found.empty:
+            found = observed[observed["finding"] == fid]
+        if found.empty:
+            checking = sorted(e.id for e in registry.values() if fid in _checked_findings(e))
+            reason = status.at[fid, "reason"] if fid in status.index else ""
+            if checking:
+                reason = f"checked by {', '.join(checking)} once its runs are scored"
+            found = pd.DataFrame([{"budget": "", "verdict": NOT_CHECKED, "reason": reason}])
+        for v in found.itertuples():
+            rows.append({"finding": fid, "claim": text.get(fid, ""), "budget": v.budget,
+                         "verdict": v.verdict, "reason": v.reason})  # fmt: skip
+    return pd.DataFrame(rows, columns=["finding", "claim", "budget", "verdict", "reason"])
+
+
+def tables_and_figures(paper: str, registry: dict | None = None) -> list[PaperItem]:
+    """Every table and figure of ``paper`` (:func:`paper_items`), each with its registry
+    entries and their reports, the runs scored at each budget and their training budget
+    (:func:`entry_budgets`), each finding's verdict (``verdicts.csv``; per-seed figure
+    observations; else the scoreboard's reason), the scoreboard's cell statuses and the
+    reasons of the cells not measured. Items with nothing to show (the text group without
+    findings) are left out. A chapter renders it with :func:`overview` and
+    :func:`item_markdown`."""
+    registry = experiments.load() if registry is None else registry
+    board = scoreboard(paper)
+    verdicts = pd.read_csv(_results("verdicts.csv"))
+    observed = observations(paper)
+    items = paper_items(paper)
+    contents = claims.load_contents(paper).set_index("item")
+    by_finding = finding_items(paper, registry, items)
+    mine = [e for e in registry.values() if e.paper == paper]
+    out = []
+    for item in items:
+        entries = [e for e in mine if item in entry_items(e, items)]
+        ids = [f for f, its in by_finding.items() if item in its]
+        cells = board[(board["table"] == item) & (board["kind"] != "finding")]
+        if item == TEXT_ITEM and not ids:
+            continue
+        budgets = [entry_budgets(e).assign(entry=e.id) for e in entries]
+        budgets = [b for b in budgets if not b.empty]
+        missing = cells[cells["status"] == "not attempted"]
+        not_measured = (
+            missing.groupby("reason").size().rename("cells").sort_values(ascending=False)
+            .reset_index()
+        )  # fmt: skip
+        found = _findings_of(ids, verdicts, observed, board, registry)
+        content = contents.at[item, "content"] if item in contents.index else "numbers"
+        why_not = ""
+        if cells.empty and not entries and item != TEXT_ITEM:
+            why_not = CONTENT_REASON.get(content, NO_ENTRY_REASON)
+        reports = [
+            str(p.relative_to(_results(paper)))
+            for e in entries
+            for p in sorted(e.folder.glob("report_*.ipynb"))
+            if not p.name.endswith(".failed.ipynb")
+        ]
+        out.append(PaperItem(
+            item=item, label=item_label(item),
+            caption=contents.at[item, "caption"] if item in contents.index else "",
+            content=content, entries=[e.id for e in entries], reports=reports,
+            budgets=pd.concat(budgets, ignore_index=True) if budgets else pd.DataFrame(),
+            cells={s: n for s, n in cells["status"].value_counts().items()}, findings=found,
+            not_measured=not_measured, why_not=why_not,
+        ))  # fmt: skip
+    return out
+
+
+def _span(low: object, high: object, fmt: str = "{:,.0f}") -> str:
+    """``3,000`` or ``3,000-8,000``; ``?`` when unknown."""
+    if pd.isna(low) or pd.isna(high):
+        return "?"
+    a, b = fmt.format(low), fmt.format(high)
+    return a if a == b else f"{a}-{b}"
+
+
+def runs_text(b: dict) -> str:
+    """One budget row of :func:`entry_budgets` in words: runs scored, seeds per run, and the
+    seed folders not (or no longer) scored."""
+    seeds = _span(b["seeds_min"], b["seeds_max"], "{:d}")
+    text = (
+        f"{b['runs_scored']} of {b['runs']} runs scored; seeds per run: {seeds} scored of "
+        f"{b['seeds_asked']} asked"
+    )
+    if b["stale"]:
+        text += f"; {b['stale']} stale (scored under a recipe that has since changed)"
+    if b["partial"]:
+        text += f"; {b['partial']} partial (training or evaluation under way)"
+    return text
+
+
+def budget_text(b: dict) -> str:
+    """One budget row of :func:`entry_budgets` in words: what the scored runs trained for."""
+    if not b["runs_scored"]:
+        return "nothing scored yet"
+    return (
+        f"{_span(b['iterations_min'], b['iterations_max'])} iterations, "
+        f"{_span(b['patches_min'], b['patches_max'])} patches seen, "
+        f"{_span(b['wall_h_min'], b['wall_h_max'], '{:.1f}')} h of training per run, "
+        f"on {b['hardware'] or 'unrecorded hardware'}"
+    )
+
+
+def _verdict_counts(findings: pd.DataFrame) -> str:
+    """``2 inconclusive, 1 not checked``: the item's findings by their weakest verdict."""
+    if findings.empty:
+        return "-"
+    order = [stats.NOT_HOLDS, stats.INCONCLUSIVE, stats.HOLDS, NOT_CHECKED]
+    rank = findings.assign(_r=findings["verdict"].map(order.index))
+    weakest = rank.sort_values("_r").drop_duplicates("finding")["verdict"].value_counts()
+    return ", ".join(f"{weakest[v]} {v}" for v in order if v in weakest)
+
+
+def overview(items: list[PaperItem]) -> pd.DataFrame:
+    """One row per table and figure: the at-a-glance index of the chapter's section."""
+    rows = []
+    for it in items:
+        measured = "; ".join(
+            f"{b['budget']}: {b['runs_scored']}/{b['runs']} runs, "
+            f"{_span(b['seeds_min'], b['seeds_max'], '{:d}')}/{b['seeds_asked']} seeds"
+            for b in it.budgets.to_dict("records")
+        )  # fmt: skip
+        total = sum(it.cells.values())
+        done = total - it.cells.get("not attempted", 0)
+        rows.append({
+            "table or figure": it.label, "what": it.caption,
+            "entry": ", ".join(it.entries) or "none",
+            "scored (runs, seeds per run)": measured or "-",
+            "findings": _verdict_counts(it.findings),
+            "cells measured": f"{done} of {total}" if total else "-",
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _cells(n: int) -> str:
+    return f"{n} cell{'s' if n != 1 else ''}"
+
+
+def _report_name(path: str) -> str:
+    """``table4/report_cpu.ipynb`` -> ``table4 report (cpu budget)``."""
+    p = Path(path)
+    return f"{p.parent} report ({p.stem.removeprefix('report_')} budget)"
+
+
+def item_markdown(it: PaperItem) -> str:
+    """The section of one table or figure: entry and report, runs and budget per budget,
+    cell statuses, each finding's verdict with its reason, and what is not measured and why."""
+    title = f"### {it.label}: {it.caption}" if it.caption else f"### {it.label}"
+    lines = [title, ""]
+    links = ", ".join(f"[{_report_name(r)}]({r})" for r in it.reports)
+    entries = ", ".join(f"`{e}`" for e in it.entries) or "none"
+    lines.append(f"- **Registry entry**: {entries}" + (f"; {links}" if links else ""))
+    for b in it.budgets.to_dict("records"):
+        which = f" (`{b['entry']}`)" if len(it.entries) > 1 else ""
+        scored = f"; {budget_text(b)}" if b["runs_scored"] else ""
+        lines.append(f"- **Budget `{b['budget']}`**{which}: {runs_text(b)}{scored}")
+    if it.entries and it.budgets.empty:
+        lines.append("- **Runs**: not run at any budget yet")
+    if it.cells:
+        counts = ", ".join(f"{it.cells[s]} {s}" for s in STATUSES if s in it.cells)
+        lines.append(f"- **Cells** ({sum(it.cells.values())}; scoreboard status): {counts}")
+    if not it.findings.empty:
+        lines.append("- **Findings**:")
+    for fid, part in it.findings.groupby("finding", sort=False):
+        lines.append(f"  - `{fid}`: {part['claim'].iloc[0]}")
+        for f in part.to_dict("records"):
+            at = f" at `{f['budget']}`" if f["budget"] else ""
+            lines.append(f"    - **{f['verdict']}**{at}: {f['reason']}")
+    if not it.not_measured.empty:
+        lines.append("- **Not measured here**:")
+        lines += [f"  - {_cells(r.cells)}: {r.reason}" for r in it.not_measured.itertuples()]
+    if it.why_not:
+        lines.append(f"- **Not measured here**: {it.why_not}")
+    return "\n".join(lines)

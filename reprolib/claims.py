@@ -3,7 +3,9 @@
 The transcriptions live in ``results/claims/`` as one CSV per paper (``memnet.csv``,
 ``rednet.csv``, ``nlrn.csv``, ``memorynet.csv``) with the columns of :data:`CLAIM_COLUMNS`,
 one row per published table cell, plus ``findings.csv`` with the papers' qualitative or
-ordering statements (columns :data:`FINDING_COLUMNS`). ``results/claims/README.md``
+ordering statements (columns :data:`FINDING_COLUMNS`) and ``contents.csv``, every table and
+figure of each paper with a short caption (columns :data:`CONTENT_COLUMNS`: what a chapter
+lists, including the figures no number or finding is taken from). ``results/claims/README.md``
 documents the vocabulary (dataset, setting, method and metric names).
 
 The results root is ``<repo>/results``; the environment variable ``REPROLIB_RESULTS``
@@ -33,6 +35,14 @@ FINDING_COLUMNS: list[str] = ["claim_id", "paper", "source", "claim", "kind", "q
 
 FINDING_KINDS: tuple[str, ...] = ("ordering", "trend", "qualitative")
 """Allowed values of the ``kind`` column of ``findings.csv``."""
+
+CONTENT_COLUMNS: list[str] = ["paper", "item", "caption", "content"]
+"""Exact column order of ``contents.csv``."""
+
+CONTENT_KINDS: tuple[str, ...] = ("numbers", "plot", "images", "diagram")
+"""Allowed values of its ``content`` column: a table (or numbers stated in the text), a plot
+of measured quantities, example images (visual results, feature maps), an illustration of
+the method."""
 
 NO_TRAINING: str = "none (no training)"
 """The ``budget`` of a measured cell that needed no training (architecture, protocol checks)."""
@@ -101,6 +111,17 @@ def load_claims(paper: str | None = None) -> pd.DataFrame:
 def load_findings() -> pd.DataFrame:
     """Load ``findings.csv``: stated findings from figures and text (all columns strings)."""
     return _read_csv(claims_dir() / "findings.csv", FINDING_COLUMNS)
+
+
+def load_contents(paper: str | None = None) -> pd.DataFrame:
+    """Load ``contents.csv``: every table and figure of one paper (or all four), in the
+    order listed, with a short caption and the kind of content (all columns strings)."""
+    contents = _read_csv(claims_dir() / "contents.csv", CONTENT_COLUMNS)
+    if paper is None:
+        return contents
+    if paper not in PAPERS:
+        raise ValueError(f"unknown paper {paper!r}; expected one of {PAPERS}")
+    return contents[contents["paper"] == paper].reset_index(drop=True)
 
 
 def _describe(key: dict[str, str]) -> str:

@@ -336,7 +336,7 @@ def render_report(eid: str, budget: str) -> Path:
 RUN_STATES: tuple[str, ...] = ("current", "stale", "partial", "not run")
 
 
-def _run_state(exp: Experiment, run: Run, budget: str, seed: int = 0) -> str:
+def run_state(exp: Experiment, run: Run, budget: str, seed: int = 0) -> str:
     """``current`` (scored, same spec), ``stale`` (scored under a spec that has since changed:
     ``reprolib run`` trains it again), ``partial`` (training started; ``reprolib run`` resumes
     it from its checkpoint) or ``not run``."""
@@ -375,7 +375,7 @@ def run_status(budgets: Sequence[str] | None = None) -> pd.DataFrame:
                 for seed in sorted(set(exp.seeds) | set(exp.seeds_on_disk(r, budget))):
                     d = exp.run_dir(r, budget, seed)
                     info, reused = _train_info(d), d / runs.REUSED_FROM
-                    state = _run_state(exp, r, budget, seed)
+                    state = run_state(exp, r, budget, seed)
                     rows.append({
                         "experiment": eid, "run": r.name, "seed": seed, "budget": budget,
                         "state": state,

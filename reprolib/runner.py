@@ -52,10 +52,12 @@ def execute(
 
 
 def _page(path: Path) -> list:
-    """What a reader of an executed notebook sees: every cell's source and outputs, without
-    what changes on every execution (papermill's times and paths, execution timestamps, the
-    output of the provenance ``stamp()`` cell: its time and commit, and the memory addresses
-    in object reprs such as ``<pandas.io.formats.style.Styler at 0x7f2e...>``)."""
+    """What a reader of an executed notebook sees: every cell's source, outputs and the
+    metadata the book renders by (``tags``: hidden input or cell; ``mystnb``: e.g. the markdown
+    format of its outputs), without what changes on every execution (papermill's times and
+    paths, execution timestamps, the output of the provenance ``stamp()`` cell: its time and
+    commit, and the memory addresses in object reprs such as
+    ``<pandas.io.formats.style.Styler at 0x7f2e...>``)."""
     import nbformat as nbf
 
     nb = nbf.read(path, as_version=4)
@@ -65,7 +67,8 @@ def _page(path: Path) -> list:
         if cell.cell_type == "code" and cell.source.rstrip().endswith("stamp()"):
             outputs = []
         shown = re.sub(r" at 0x[0-9a-f]+>", " at 0x>", json.dumps(outputs, sort_keys=True))
-        page.append((cell.cell_type, cell.source, shown))
+        rendering = {k: cell.metadata.get(k) for k in ("tags", "mystnb")}
+        page.append((cell.cell_type, cell.source, shown, rendering))
     return page
 
 

@@ -9,6 +9,14 @@ from reprolib.runner import markdown as md
 
 NOTEBOOKS = NotebookSet()
 
+
+def myst(cell):
+    """Render the cell's markdown outputs as MyST, not CommonMark (the book's default), so that
+    a link to another page's notebook (``[report](table1/report_cpu.ipynb)``) resolves to it."""
+    cell.metadata["mystnb"] = {"markdown_format": "myst"}
+    return cell
+
+
 NOTEBOOKS.add(
     "protocol",
     [
@@ -355,6 +363,42 @@ NOTEBOOKS.add(
             "))  # fmt: skip"
         ),
         md(
+            "## Tables and figures\n\n"
+            "Every table and figure of the paper (`results/claims/contents.csv`), first at a "
+            "glance, then one section each: the registry entry that measures it and its report, "
+            "the runs scored at each budget (seeds per run against the seeds the registry asks) "
+            "and what they trained for (iterations, patches seen, wall time, hardware: "
+            "`train_summary.json`), the status of its cells (`results/scoreboard.csv`), the "
+            "verdict of each finding with its reason (`results/verdicts.csv`), and what is not "
+            "measured here and why. A cell measured at a reduced budget (`cpu`) is never "
+            "counted as reproduced: its value is not comparable with the paper's."
+        ),
+        hidden(
+            "from reprolib import figures, stats\n\n"
+            'display(Markdown("**The verdict rule** (`reprolib.stats`): " + stats.VERDICT_RULE))\n'
+            "display(Markdown(\n"
+            '    "**Observations read off a figure** (`reprolib.figures`): " + figures.OBSERVATION_RULE\n'
+            "))  # fmt: skip\n"
+            "items = chapters.tables_and_figures(paper)\n"
+            "index = chapters.overview(items)\n"
+            "plotting.style_comparison(index, list(index.columns))"
+        ),
+        myst(
+            hidden(
+                "printed = set(chapters.tables(paper))\n"
+                "for it in items:\n"
+                "    display(Markdown(chapters.item_markdown(it)))\n"
+                "    if it.item not in printed:\n"
+                "        continue\n"
+                "    measured = chapters.table_measured(board, it.item)\n"
+                "    if len(measured):\n"
+                '        display(Markdown("Measured cells:"))\n'
+                "        display(plotting.style_comparison(measured))\n"
+                '    display(Markdown("The table as printed in the paper (transcribed claims):"))\n'
+                "    display(chapters.table_as_printed(paper, it.item))"
+            )
+        ),
+        md(
             "## Architecture check\n\nParameter counts (conv weights, as the papers count them) "
             "and depths of the models this project builds, against the paper's numbers."
         ),
@@ -363,20 +407,6 @@ NOTEBOOKS.add(
             'none = Markdown("This paper prints no parameter or depth table.")\n'
             "plotting.style_comparison(arch) if len(arch) else none"
         ),
-        md("## Tables"),
-        hidden(
-            "for table in chapters.tables(paper):\n"
-            "    display(Markdown(f\"### {table.replace('table', 'Table ')}\"))\n"
-            "    display(chapters.table_status(board, table))\n"
-            "    measured = chapters.table_measured(board, table)\n"
-            "    if len(measured):\n"
-            '        display(Markdown("Measured cells:"))\n'
-            "        display(plotting.style_comparison(measured))\n"
-            '    display(Markdown("The table as printed in the paper (transcribed claims):"))\n'
-            "    display(chapters.table_as_printed(paper, table))"
-        ),
-        md("## Findings stated in figures and text"),
-        hidden("chapters.findings(paper).reset_index(drop=True)"),
         md(
             "## Differences register\n\nWhere the paper, the authors' released code "
             "(`shared/reference/official_code_notes.md`) and this project differ; `option` "
@@ -474,14 +504,14 @@ NOTEBOOKS.add(
             "**extrapolation**, not a measurement; learning-rate drops and saturation bend real "
             "curves, so read it as a trend only."
         ),
-        parameters("budget = \"cpu\"  # the budget whose runs were scored"),
+        parameters('budget = "cpu"  # the budget whose runs were scored'),
         code(
             "import pandas as pd\n\n"
             "from reprolib import claims, plotting, scaling  # noqa: F401 (plotting: the style)\n\n"
             'folder = claims.results_root() / "scaling"\n'
             'table = pd.read_csv(folder / "summary.csv")\n'
             'fits = pd.read_csv(folder / "fits.csv")\n'
-            "table = table[table[\"budget\"] == budget]"
+            'table = table[table["budget"] == budget]'
         ),
         hidden("scaling.plot(table, fits);"),
         md("## Fitted trends (extrapolations, labelled as such)"),

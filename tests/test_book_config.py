@@ -63,11 +63,15 @@ def test_failed_reports_stay_out_of_the_chapters(tmp_path, monkeypatch):
     assert [p.name for p in chapters.experiment_reports("memnet")] == ["report_cpu.ipynb"]
 
 
-def test_every_paper_table_has_a_section_in_its_chapter():
-    """Each chapter notebook renders one section per claims table (issue: every table)."""
+def test_every_paper_table_and_figure_has_a_section_in_its_chapter():
+    """Each executed chapter notebook renders one section per table and figure of its paper
+    (``contents.csv``), headed by the paper's name for it (issue 19: a section per table and
+    figure)."""
     from reprolib import chapters, claims
 
     for paper in chapters.PAPERS:
         tables = set(claims.load_claims(paper)["table"])
         assert set(chapters.tables(paper)) == tables
-        assert (ROOT / "results" / paper / "chapter.ipynb").exists()
+        page = (ROOT / "results" / paper / "chapter.ipynb").read_text()
+        for item in claims.load_contents(paper)["item"]:
+            assert f"### {chapters.item_label(item)}:" in page, (paper, item)

@@ -392,6 +392,44 @@ def test_findings_format() -> None:
         assert cid in set(f["claim_id"])
 
 
+# --------------------------------------------------------------------------- contents
+ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+def test_contents_list_every_table_and_a_consecutive_run_of_figures() -> None:
+    with open(CLAIMS_DIR / "contents.csv", encoding="utf-8", newline="") as fh:
+        assert next(csv.reader(fh)) == C.CONTENT_COLUMNS
+    contents = C.load_contents()
+    assert not contents.duplicated(["paper", "item"]).any()
+    assert set(contents["content"]) <= set(C.CONTENT_KINDS)
+    assert (contents["caption"].str.len() > 0).all()
+    for paper in C.PAPERS:
+        listed = set(C.load_contents(paper)["item"])
+        assert set(C.load_claims(paper)["table"]) <= listed, paper
+        figures = sorted(int(i[3:]) for i in listed if i.startswith("fig"))
+        assert figures == list(range(1, len(figures) + 1)), paper
+    assert C.load_contents("nlrn")["item"].tolist()[:2] == ["table1", "table2"]
+    with pytest.raises(ValueError):
+        C.load_contents("vdsr")
+
+
+def test_contents_items_are_named_in_the_papers(paper_text: dict[str, str]) -> None:
+    """Each listed table, figure and section occurs in its paper's text, and the paper names
+    no figure beyond the last one listed."""
+    for row in C.load_contents().itertuples():
+        text, n = paper_text[row.paper], re.sub(r"^[a-z]+", "", row.item)
+        if row.item.startswith("table"):
+            names = [f"Table {n}", f"TABLE {n}", f"TABLE {ROMAN.get(int(n), n)}"]
+        elif row.item.startswith("fig"):
+            names = [f"Fig. {n}.", f"Figure {n}:", f"Figure {n}."]
+        else:
+            names = [f"{n} "]
+        assert any(name in text for name in names), (row.paper, row.item)
+    for paper, text in paper_text.items():
+        last = max(int(i[3:]) for i in C.load_contents(paper)["item"] if i.startswith("fig"))
+        assert f"Fig. {last + 1}." not in text and f"Figure {last + 1}" not in text, paper
+
+
 def test_table_orderings_stated_in_findings() -> None:
     """A few orderings from findings.csv, checked against the transcribed tables."""
     mem = C.load_claims("memnet")

@@ -108,6 +108,30 @@ def test_re_executing_an_unchanged_page_keeps_its_bytes(monkeypatch, tmp_path):
     assert out.read_bytes() != first and b"1.26" in out.read_bytes()
 
 
+def test_a_changed_rendering_option_rewrites_the_page(monkeypatch, tmp_path):
+    """A cell's tags or ``mystnb`` options change what the book shows (hidden input, markdown
+    outputs rendered as MyST): a page that differs only there is written again."""
+    import nbformat as nbf
+    import papermill as pm
+
+    from reprolib import runner
+
+    def fake_execute(src, dst, parameters, **kw):
+        cell = nbf.v4.new_code_cell("show()")
+        if parameters["myst"]:
+            cell.metadata["mystnb"] = {"markdown_format": "myst"}
+        nb = nbf.v4.new_notebook()
+        nb.cells = [cell]
+        nbf.write(nb, dst)
+
+    monkeypatch.setattr(pm, "execute_notebook", fake_execute)
+    out = tmp_path / "page.ipynb"
+    runner.execute("notebooks/explorer.ipynb", out, {"myst": False})
+    assert b"mystnb" not in out.read_bytes()
+    runner.execute("notebooks/explorer.ipynb", out, {"myst": True})
+    assert b"markdown_format" in out.read_bytes()
+
+
 def test_a_styled_table_renders_the_same_bytes_every_time():
     import re
 
