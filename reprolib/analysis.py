@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -239,14 +239,17 @@ def _synchronise(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed(fn: Callable[[], T], device: torch.device) -> tuple[T, float]:
-    """``fn()`` and its wall-clock seconds (``perf_counter``), synchronised on CUDA: the one
-    timer of the study's inference-time measurements (MemNet Fig. 6, :mod:`reprolib.speed`)."""
+def timed(fn: Callable[[], T], device: torch.device) -> tuple[T, np.ndarray]:
+    """``fn()`` and its seconds ``[wall, cpu]``: wall clock (``perf_counter``, synchronised on
+    CUDA) and this process's CPU time (``process_time``). The one timer of the study's
+    inference-time measurements (MemNet Fig. 6, :mod:`reprolib.speed`). On a CPU shared with
+    other processes the wall time includes the time the process waited for a core; with one
+    thread its CPU time is the time it computed, which that load changes far less."""
     _synchronise(device)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
     _synchronise(device)
-    return out, time.perf_counter() - t0
+    return out, np.array([time.perf_counter() - t0, time.process_time() - c0])
 
 
 def flops(fn: Callable[[], T]) -> tuple[T, int]:
@@ -262,10 +265,10 @@ def flops(fn: Callable[[], T]) -> tuple[T, int]:
 
 
 def _staged_forward(
-    model: MemNet, x: Tensor, measure: Callable[[Callable[[], Tensor]], tuple[Tensor, float]]
+    model: MemNet, x: Tensor, measure: Callable[[Callable[[], Tensor]], tuple[Tensor, Any]]
 ) -> tuple[list[Tensor], Tensor, dict[str, list]]:
     """MemNet's forward stage by stage, each stage's cost taken by ``measure`` (``fn -> (out,
-    cost)``: seconds or FLOPs).
+    cost)``: seconds ``[wall, cpu]`` or FLOPs).
 
     Returns the predictions ``[y_1..y_M]``, the output and the cost of ``fenet``, each
     ``block``, each ``recon`` (``y_m = x + f_rec(B_m)``, Eq. 11) and the ``fuse`` (Sec. 3.3).
@@ -290,17 +293,17 @@ def _staged_forward(
     return predictions, final, costs
 
 
-def _per_prediction(model: MemNet, costs: dict[str, list]) -> list[float]:
+def _per_prediction(model: MemNet, costs: dict[str, list]) -> list[np.ndarray]:
     """The cost of ``y_1 .. y_M`` and of the output from the stage costs of one pass: ``y_m``
     is FENet + blocks ``1..m`` + one reconstruction (the median of the ``M`` measured ones: the
     same conv on the same size), hence non-decreasing in ``m``; the output is FENet + all
     blocks + all ``M`` reconstructions + the weighted sum (``y_M`` for the basic MemNet)."""
-    stem = float(costs["fenet"][0])
-    cum_blocks = np.cumsum(costs["block"])
-    recon = float(np.median(costs["recon"]))
+    stem = np.asarray(costs["fenet"][0], dtype=float)
+    cum_blocks = np.cumsum(costs["block"], axis=0, dtype=float)
+    recon = np.median(costs["recon"], axis=0)
     out = [stem + cb + recon for cb in cum_blocks]
     if model.multi_supervised:
-        out.append(stem + cum_blocks[-1] + float(np.sum(costs["recon"])) + float(costs["fuse"][0]))
+        out.append(stem + cum_blocks[-1] + np.sum(costs["recon"], axis=0) + costs["fuse"][0])
     else:
         out.append(out[-1])
     return out
@@ -317,8 +320,9 @@ def intermediate_costs(
     left as it is). ``count="seconds"``: ``warmup`` untimed passes, then ``repeats`` timed
     ones (:func:`timed`, stage by stage); ``count="flops"``: one counted pass (:func:`flops`;
     ``x`` and the model may be on the ``meta`` device). Returns the predictions ``[y_1 .. y_M,
-    output]`` of the last pass and an array ``[repeats, M + 1]`` (``[1, M + 1]`` for FLOPs):
-    the cost of ``y_1 .. y_M`` and of the output in each pass (:func:`_per_prediction`).
+    output]`` of the last pass and the cost of ``y_1 .. y_M`` and of the output in each pass
+    (:func:`_per_prediction`): seconds ``[repeats, M + 1, 2]`` (wall, cpu), FLOPs ``[1, M +
+    1]``.
     """
     if count not in ("seconds", "flops"):
         raise ValueError(f"count must be 'seconds' or 'flops', got {count!r}")
@@ -366,7 +370,8 @@ def psnr_per_intermediate(
     the model's device.
 
     Time: :func:`intermediate_costs` (one pass stage by stage, synchronised on CUDA), per
-    image the minimum over ``repeats`` passes after ``warmup`` untimed ones, per prediction.
+    image the minimum wall-clock time over ``repeats`` passes after ``warmup`` untimed ones,
+    per prediction.
 
     One row per prediction, ``y_1 .. y_M`` then the output: ``prediction`` ("M1".. or
     "final"), ``blocks`` (``m``), ``psnr``, ``ssim``, ``seconds`` (means over the images) and
@@ -392,7 +397,7 @@ def psnr_per_intermediate(
                 raise ValueError(f"expected single-channel HxW inputs, got shape {arr.shape}")
             x = torch.from_numpy(arr)[None, None].to(dev)
             outputs, passes = intermediate_costs(model, x, repeats=repeats, warmup=warmup)
-            seconds = passes.min(axis=0)
+            seconds = passes[..., 0].min(axis=0)  # wall clock
             for label, m, y, t in zip(
                 labels, [*range(1, n_blocks + 1), n_blocks], outputs, seconds,
                 strict=True,

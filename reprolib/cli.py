@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     sc.set_defaults(func=_scaling)
 
     sp = sub.add_parser("speed", help="time the papers' speed claims here, as ratios")
-    sp.add_argument("--repeats", type=int, default=5, help="timed rounds (default 5)")
+    sp.add_argument("--repeats", type=int, default=4, help="timed rounds (default 4)")
     sp.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
     sp.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     sp.add_argument(

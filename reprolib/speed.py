@@ -20,7 +20,10 @@ variants timed in the same run: every round times every network once (interleave
 of machine load between rounds falls on all of them alike. Each time is the median over
 ``repeats`` rounds after ``warmup`` untimed ones, one thread, float32, batch 1, on the CPU
 (:func:`reprolib.analysis.timed`; MemNet's predictions stage by stage with
-:func:`reprolib.analysis.intermediate_costs`, the timing of the Fig. 6 analysis). The
+:func:`reprolib.analysis.intermediate_costs`, the timing of the Fig. 6 analysis), both as wall
+clock (what the papers report) and as the process's CPU time (what one thread computed: on a
+machine shared with other processes the wall clock also counts the waits for a core, so the CPU
+time is the steadier estimate of what an idle machine would show). The
 hardware-independent counterpart is the FLOP count (:func:`reprolib.analysis.flops`, on the
 ``meta`` device): convolutions and matrix products as this implementation performs them (NLRN's
 attention multiplies each tile of pixels with its whole window and masks afterwards: more
@@ -105,13 +108,17 @@ CASES: tuple[Case, ...] = (
       for run in _TABLE3),
 )  # fmt: skip
 
-#: The columns of ``speed.csv``. ``ratio_*`` are this row's value over its reference's (below 1:
-#: cheaper); ``paper_ratio`` is the same ratio of the paper's printed ``paper_ratio_of``
-#: (``time_s`` for RED-Net Sec. 4.5, ``params`` for NLRN Table 3, empty where it prints none).
+#: The columns of ``speed.csv``. ``time_s_*``: wall clock, ``cpu_s_*``: the process's CPU time
+#: (:func:`reprolib.analysis.timed`), median and interquartile range over the timed rounds.
+#: ``ratio_*`` are this row's value over its reference's (below 1: cheaper): ``ratio_measured``
+#: of the wall time, ``ratio_cpu`` of the CPU time; ``paper_ratio`` is the same ratio of the
+#: paper's printed ``paper_ratio_of`` (``time_s`` for RED-Net Sec. 4.5, ``params`` for NLRN
+#: Table 3, empty where it prints none).
 COLUMNS = [
     "paper", "source", "experiment", "variant", "width", "model", "params", "flops",
-    "input_shape", "time_s_median", "time_s_iqr", "repeats", "warmup", "threads", "reference",
-    "ratio_measured", "ratio_flops", "ratio_params", "paper_time_s", "paper_params",
+    "input_shape", "time_s_median", "time_s_iqr", "cpu_s_median", "cpu_s_iqr", "repeats",
+    "warmup", "threads", "reference", "ratio_measured", "ratio_cpu", "ratio_flops",
+    "ratio_params", "paper_time_s", "paper_params",
     "paper_ratio", "paper_ratio_of", "psnr", "psnr_cell", "psnr_source", "load_avg_1min",
     "hardware", "torch", "date",
 ]  # fmt: skip
@@ -158,18 +165,18 @@ def _params(case: Case, model: nn.Module) -> list[int]:
 
 @torch.no_grad()
 def _costs(case: Case, model: nn.Module, x: torch.Tensor, count: str) -> np.ndarray:
-    """One pass: seconds or FLOPs of each of the case's rows."""
+    """One pass: FLOPs ``[rows]`` or seconds ``[rows, 2]`` (wall, cpu) of the case's rows."""
     if case.per_prediction:
         return analysis.intermediate_costs(model, x, repeats=1, warmup=0, count=count)[1][0]
     if count == "flops":
         return np.array([analysis.flops(lambda: model(x))[1]], dtype=float)
-    return np.array([analysis.timed(lambda: model(x), x.device)[1]])
+    return analysis.timed(lambda: model(x), x.device)[1][None]
 
 
 def measure(
     cases: tuple[Case, ...] = CASES,
     *,
-    repeats: int = 5,
+    repeats: int = 4,
     warmup: int = 1,
     threads: int = 1,
     quick: bool = False,
@@ -206,12 +213,13 @@ def measure(
         torch.set_num_threads(previous)
     table = []
     for i, case_rows in enumerate(rows):
-        per_row = np.array(seconds[i]) if i in seconds else None  # [repeats, rows]
+        per_row = np.array(seconds[i]) if i in seconds else None  # [repeats, rows, 2]
         for j, row in enumerate(case_rows):
             if per_row is not None:
-                q25, q50, q75 = np.percentile(per_row[:, j], [25, 50, 75])
-                row.update(time_s_median=q50, time_s_iqr=q75 - q25, repeats=repeats,
-                           warmup=warmup, load_avg_1min=float(np.mean(load[i])))  # fmt: skip
+                (w25, c25), (w50, c50), (w75, c75) = np.percentile(per_row[:, j], [25, 50, 75], 0)
+                row.update(time_s_median=w50, time_s_iqr=w75 - w25, cpu_s_median=c50,
+                           cpu_s_iqr=c75 - c25, repeats=repeats, warmup=warmup,
+                           load_avg_1min=float(np.mean(load[i])))  # fmt: skip
             table.append({**row, **stamp})
     return pd.DataFrame(table).reindex(columns=[c for c in COLUMNS if not c.startswith("ratio")])
 
@@ -302,9 +310,9 @@ def _cell(folder: Path, protocol: str, dataset: str, setting: str) -> float | No
 
 
 def add_ratios(table: pd.DataFrame) -> pd.DataFrame:
-    """Each row's time, FLOPs, parameters and paper value over its reference row's, within its
-    group (paper, experiment, width): ``ratio_measured``, ``ratio_flops``, ``ratio_params`` and
-    ``paper_ratio`` (of ``paper_time_s`` where the paper prints times, else of
+    """Each row's times, FLOPs, parameters and paper value over its reference row's, within its
+    group (paper, experiment, width): ``ratio_measured`` (wall), ``ratio_cpu``, ``ratio_flops``,
+    ``ratio_params`` and ``paper_ratio`` (of ``paper_time_s`` where the paper prints times, else of
     ``paper_params``), with ``paper_ratio_of`` naming which."""
     out = table.copy()
     key = ["paper", "experiment", "width"]
@@ -312,8 +320,8 @@ def add_ratios(table: pd.DataFrame) -> pd.DataFrame:
     if ref.index.duplicated().any():
         raise ValueError("a group has its reference row more than once")
     base = ref.reindex(pd.MultiIndex.from_frame(out[key]))
-    for col, name in (("time_s_median", "ratio_measured"), ("flops", "ratio_flops"),
-                      ("params", "ratio_params")):  # fmt: skip
+    for col, name in (("time_s_median", "ratio_measured"), ("cpu_s_median", "ratio_cpu"),
+                      ("flops", "ratio_flops"), ("params", "ratio_params")):  # fmt: skip
         out[name] = out[col].to_numpy(float) / base[col].to_numpy(float)
     times = out["paper_time_s"].notna().to_numpy()
     of = np.where(times, "time_s", np.where(out["paper_params"].notna(), "params", ""))
@@ -324,7 +332,7 @@ def add_ratios(table: pd.DataFrame) -> pd.DataFrame:
     return out.reindex(columns=COLUMNS)
 
 
-def write(repeats: int = 5, warmup: int = 1, threads: int = 1, quick: bool = False) -> pd.DataFrame:
+def write(repeats: int = 4, warmup: int = 1, threads: int = 1, quick: bool = False) -> pd.DataFrame:
     """Measure every case (:func:`measure`), add the ratios and write ``speed.csv`` into
     :func:`output_dir`."""
     table = add_ratios(measure(repeats=repeats, warmup=warmup, threads=threads, quick=quick))
@@ -335,43 +343,45 @@ def write(repeats: int = 5, warmup: int = 1, threads: int = 1, quick: bool = Fal
 
 
 def plot(table: pd.DataFrame):
-    """Three panels: RED-Net Sec. 4.5 (time relative to no down-sampling: the paper's, the
-    measured ones at both widths, the FLOP ratio), MemNet Fig. 6 (time and FLOPs of each
-    prediction relative to the output) and NLRN Table 3 (time and FLOPs per image against
-    parameters, log axes, relative to NLRN)."""
+    """Three panels, each relative to its reference: RED-Net Sec. 4.5 (bars: the paper's time,
+    the measured CPU time at both widths, the FLOPs; crosses: the measured wall clock), MemNet
+    Fig. 6 (each prediction against the output) and NLRN Table 3 (per image against the conv
+    weights, log axes, with the line a cost proportional to parameters would follow)."""
     import matplotlib.pyplot as plt
 
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(13, 3.8))
     red = table[table["paper"] == "rednet"]
     names = list(dict.fromkeys(red["variant"]))
     xs = np.arange(len(names))
-    bars = [("paper (i7-2600)", red[red.width == "paper"], "paper_ratio"),
-            ("measured, 64 filters", red[red.width == "paper"], "ratio_measured"),
-            ("measured, 32 filters", red[red.width == "cpu"], "ratio_measured"),
-            ("FLOPs", red[red.width == "cpu"], "ratio_flops")]  # fmt: skip
-    for i, (label, part, col) in enumerate(bars):
-        values = part.set_index("variant").reindex(names)[col]
-        a.bar(xs + (i - 1.5) * 0.2, values, 0.2, label=label)
+    bars = [("paper (i7-2600)", "paper", "paper_ratio"),
+            ("CPU time, 64 filters", "paper", "ratio_cpu"),
+            ("CPU time, 32 filters", "cpu", "ratio_cpu"),
+            ("FLOPs", "cpu", "ratio_flops")]  # fmt: skip
+    for i, (label, width, col) in enumerate(bars):
+        part = red[red["width"] == width].set_index("variant").reindex(names)
+        a.bar(xs + (i - 1.5) * 0.2, part[col], 0.2, label=label)
+        if col == "ratio_cpu":
+            a.plot(xs + (i - 1.5) * 0.2, part["ratio_measured"], "kx", ms=5,
+                   label="wall clock" if width == "cpu" else None)  # fmt: skip
     a.set_xticks(xs, [n.replace("_", " ") for n in names], rotation=20, fontsize=7)
     a.set(ylabel="time relative to no down-sampling", title=f"RED-Net Sec. 4.5 ({_shape(red)})")
     a.legend(fontsize=7)
     mem = table[(table["paper"] == "memnet") & (table["width"] == "cpu")]
-    b.plot(mem["variant"], mem["ratio_measured"], "o-", label="measured time")
+    b.plot(mem["variant"], mem["ratio_cpu"], "o-", label="CPU time")
+    b.plot(mem["variant"], mem["ratio_measured"], "kx", label="wall clock")
     b.plot(mem["variant"], mem["ratio_flops"], "s--", label="FLOPs")
     b.set(ylabel="relative to the output", title=f"MemNet Fig. 6 ({_shape(mem)}, cpu width)")
     b.tick_params(axis="x", labelsize=7, rotation=20)
     b.legend(fontsize=7)
     nl = table[table["paper"] == "nlrn"]
-    for width, marker in (("cpu", "o"), ("paper", "s")):
-        part = nl[nl["width"] == width]
-        line = part.sort_values("params")
-        c.plot(line["params"], line["ratio_params"], ":", color="0.5", lw=1,
+    for width, col, marker, what in (("cpu", "ratio_cpu", "o", "CPU time"),
+                                     ("paper", "ratio_flops", "s", "FLOPs")):  # fmt: skip
+        part = nl[nl["width"] == width].sort_values("params")
+        c.plot(part["params"], part["ratio_params"], ":", color="0.5", lw=1,
                label="proportional to parameters" if width == "cpu" else None)  # fmt: skip
-        y = part["ratio_measured"] if width == "cpu" else part["ratio_flops"]
-        what = "measured time" if width == "cpu" else "FLOPs"
-        c.scatter(part["params"], y, marker=marker, label=f"{width} width: {what}")
+        c.scatter(part["params"], part[col], marker=marker, label=f"{width} width: {what}")
         for _, row in part.iterrows():
-            c.annotate(row["variant"], (row["params"], y[row.name]), fontsize=7)
+            c.annotate(row["variant"], (row["params"], row[col]), fontsize=7)
     c.set(xscale="log", yscale="log", xlabel="conv weights",
           ylabel="relative to NLRN", title=f"NLRN Table 3 ({_shape(nl)})")  # fmt: skip
     c.axhline(1, color="0.6", lw=0.8)

@@ -41,7 +41,8 @@ def _row(
     paper_time_s: float = np.nan, paper_params: float = np.nan,
 ) -> dict:  # fmt: skip
     return {"paper": group, "experiment": f"{group}/x", "width": "cpu", "variant": variant,
-            "reference": "ref", "time_s_median": seconds, "flops": flops, "params": params,
+            "reference": "ref", "time_s_median": seconds, "cpu_s_median": seconds / 2,
+            "flops": flops, "params": params,
             "paper_time_s": paper_time_s, "paper_params": paper_params}  # fmt: skip
 
 
@@ -56,8 +57,8 @@ def test_ratios_are_taken_against_the_reference_of_each_group():
     table.loc[4, "reference"] = "x"
     out = speed.add_ratios(table).set_index(["paper", "variant"])
     assert list(out.columns) == [c for c in speed.COLUMNS if c not in ("paper", "variant")]
-    assert out.loc[("rednet", "fast"), ["ratio_measured", "ratio_flops", "ratio_params"]].tolist() \
-        == [0.25, 0.25, 1.0]  # fmt: skip
+    cols = ["ratio_measured", "ratio_cpu", "ratio_flops", "ratio_params"]
+    assert out.loc[("rednet", "fast"), cols].tolist() == [0.25, 0.25, 0.25, 1.0]
     assert out.loc[("rednet", "fast"), "paper_ratio"] == pytest.approx(0.84 / 3.17)
     assert out.loc[("rednet", "fast"), "paper_ratio_of"] == "time_s"
     assert out.loc[("nlrn", "big"), "ratio_measured"] == 0.25
@@ -85,6 +86,7 @@ def test_cli_quick_run_writes_every_case_with_its_columns(monkeypatch, tmp_path)
     timed = table[table["time_s_median"].notna()]
     assert len(timed) == 5 + 5 + 5 + 4  # RED at two widths, MemNet's 4 blocks + output, Table 3
     assert (timed["time_s_median"] > 0).all() and (timed["repeats"] == 2).all()
+    assert (timed["cpu_s_median"] > 0).all() and timed["ratio_cpu"].notna().all()
     assert (table["flops"] > 0).all() and table["psnr_source"].notna().all()
     paper = table[(table["variant"] == "down_conv1") & (table["width"] == "paper")].iloc[0]
     assert paper["paper_time_s"] == 0.84 and paper["paper_ratio"] == pytest.approx(0.84 / 3.17)
