@@ -364,8 +364,9 @@ def plot(table: pd.DataFrame):
             a.plot(xs + (i - 1.5) * 0.2, part["ratio_measured"], "kx", ms=5,
                    label="wall clock" if width == "cpu" else None)  # fmt: skip
     a.set_xticks(xs, [n.replace("_", " ") for n in names], rotation=20, fontsize=7)
-    a.set(ylabel="time relative to no down-sampling", title=f"RED-Net Sec. 4.5 ({_shape(red)})")
-    a.legend(fontsize=7)
+    a.set(ylabel="time relative to no down-sampling", title=f"RED-Net Sec. 4.5 ({_shape(red)})",
+          ylim=(0, 1.45))  # fmt: skip
+    a.legend(fontsize=7, ncol=3, loc="upper center")
     mem = table[(table["paper"] == "memnet") & (table["width"] == "cpu")]
     b.plot(mem["variant"], mem["ratio_cpu"], "o-", label="CPU time")
     b.plot(mem["variant"], mem["ratio_measured"], "kx", label="wall clock")
@@ -382,10 +383,10 @@ def plot(table: pd.DataFrame):
         c.scatter(part["params"], part[col], marker=marker, label=f"{width} width: {what}")
         for _, row in part.iterrows():
             c.annotate(row["variant"], (row["params"], row[col]), fontsize=7)
-    c.set(xscale="log", yscale="log", xlabel="conv weights",
+    c.set(xscale="log", yscale="log", xlabel="conv weights", ylim=(0.02, 100),
           ylabel="relative to NLRN", title=f"NLRN Table 3 ({_shape(nl)})")  # fmt: skip
     c.axhline(1, color="0.6", lw=0.8)
-    c.legend(fontsize=7)
+    c.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
 
