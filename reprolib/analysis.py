@@ -8,7 +8,8 @@ Numbers in, DataFrames or arrays out; no plotting and no file I/O (test pairs co
 * MemNet Fig. 5 (Sec. 5.3): the gate units' weight norms ``v_m^l`` per kind of memory
   (:func:`gate_norm_table`, :func:`gate_norm_bars`).
 * MemNet Fig. 6 (Sec. 5.4): PSNR of each intermediate prediction against the time to produce it
-  (:func:`psnr_per_intermediate`).
+  (:func:`psnr_per_intermediate`), from the cost of each prediction (:func:`intermediate_costs`:
+  seconds with the study's one timer :func:`timed`, or FLOPs with :func:`flops`).
 * NLRN Fig. 4 (Sec. 5.1): correlation maps of query pixels per recurrent state, and how much of
   their weight falls on pixels similar to the query (:func:`correlation_map_grid`,
   :func:`neighbourhood`, :func:`similarity_mass`, :func:`correlation_similarity`).
@@ -21,6 +22,8 @@ Numbers in, DataFrames or arrays out; no plotting and no file I/O (test pairs co
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -32,12 +35,16 @@ from reprolib.models.memnet import MemNet
 from reprolib.models.memorynet import MemoryNet
 from reprolib.models.nlrn import NLRN
 
+T = TypeVar("T")
+
 __all__ = [
     "correlation_map_grid",
     "correlation_similarity",
     "final_values",
+    "flops",
     "gate_norm_bars",
     "gate_norm_table",
+    "intermediate_costs",
     "learning_curve_table",
     "memory_feature_deviation",
     "memory_first_layer",
@@ -47,6 +54,7 @@ __all__ = [
     "radial_power_spectrum",
     "similarity_mass",
     "spectral_difference",
+    "timed",
 ]
 
 
@@ -231,39 +239,109 @@ def _synchronise(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _staged_forward(model: MemNet, x: Tensor) -> tuple[list[Tensor], Tensor, dict[str, list]]:
-    """MemNet's forward stage by stage with a timer around each stage.
+def timed(fn: Callable[[], T], device: torch.device) -> tuple[T, np.ndarray]:
+    """``fn()`` and its seconds ``[wall, cpu]``: wall clock (``perf_counter``, synchronised on
+    CUDA) and this process's CPU time (``process_time``). The one timer of the study's
+    inference-time measurements (MemNet Fig. 6, :mod:`reprolib.speed`). On a CPU shared with
+    other processes the wall time includes the time the process waited for a core; with one
+    thread its CPU time is the time it computed, which that load changes far less."""
+    _synchronise(device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    _synchronise(device)
+    return out, np.array([time.perf_counter() - t0, time.process_time() - c0])
 
-    Returns the predictions ``[y_1..y_M]``, the output and the seconds of ``fenet``, each
+
+def flops(fn: Callable[[], T]) -> tuple[T, int]:
+    """``fn()`` and the floating-point operations it performs, as counted by
+    :class:`torch.utils.flop_counter.FlopCounterMode` (convolutions and matrix products, a
+    multiply-add counted as 2): the hardware-independent cost beside every measured time. The
+    count depends on shapes only, so ``fn`` may run on the ``meta`` device (no arithmetic)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        out = fn()
+    return out, int(counter.get_total_flops())
+
+
+def _staged_forward(
+    model: MemNet, x: Tensor, measure: Callable[[Callable[[], Tensor]], tuple[Tensor, Any]]
+) -> tuple[list[Tensor], Tensor, dict[str, list]]:
+    """MemNet's forward stage by stage, each stage's cost taken by ``measure`` (``fn -> (out,
+    cost)``: seconds ``[wall, cpu]`` or FLOPs).
+
+    Returns the predictions ``[y_1..y_M]``, the output and the cost of ``fenet``, each
     ``block``, each ``recon`` (``y_m = x + f_rec(B_m)``, Eq. 11) and the ``fuse`` (Sec. 3.3).
     """
-    dev = x.device
-
-    def timed(fn):
-        _synchronise(dev)
-        t0 = time.perf_counter()
-        out = fn()
-        _synchronise(dev)
-        return out, time.perf_counter() - t0
-
-    times: dict[str, list] = {"block": [], "recon": []}
-    b, t_fe = timed(lambda: model.fenet(x))
-    times["fenet"] = [t_fe]
+    costs: dict[str, list] = {"block": [], "recon": []}
+    b, c = measure(lambda: model.fenet(x))
+    costs["fenet"] = [c]
     long_memory, predictions = [b], []
     for m, block in enumerate(model.blocks):
-        b, t = timed(lambda block=block, b=b: block(b, long_memory))
+        b, c = measure(lambda block=block, b=b: block(b, long_memory))
         long_memory.append(b)
-        times["block"].append(t)
-        y, t = timed(lambda b=b, m=m: x + model.reconnet(b, m))
+        costs["block"].append(c)
+        y, c = measure(lambda b=b, m=m: x + model.reconnet(b, m))
         predictions.append(y)
-        times["recon"].append(t)
+        costs["recon"].append(c)
     if model.multi_supervised:
         w = model.output_weights
-        final, t = timed(lambda: sum(w[m] * y for m, y in enumerate(predictions)))
+        final, c = measure(lambda: sum(w[m] * y for m, y in enumerate(predictions)))
     else:
-        final, t = predictions[-1], 0.0
-    times["fuse"] = [t]
-    return predictions, final, times
+        final, c = predictions[-1], 0.0
+    costs["fuse"] = [c]
+    return predictions, final, costs
+
+
+def _per_prediction(model: MemNet, costs: dict[str, list]) -> list[np.ndarray]:
+    """The cost of ``y_1 .. y_M`` and of the output from the stage costs of one pass: ``y_m``
+    is FENet + blocks ``1..m`` + one reconstruction (the median of the ``M`` measured ones: the
+    same conv on the same size), hence non-decreasing in ``m``; the output is FENet + all
+    blocks + all ``M`` reconstructions + the weighted sum (``y_M`` for the basic MemNet)."""
+    stem = np.asarray(costs["fenet"][0], dtype=float)
+    cum_blocks = np.cumsum(costs["block"], axis=0, dtype=float)
+    recon = np.median(costs["recon"], axis=0)
+    out = [stem + cb + recon for cb in cum_blocks]
+    if model.multi_supervised:
+        out.append(stem + cum_blocks[-1] + np.sum(costs["recon"], axis=0) + costs["fuse"][0])
+    else:
+        out.append(out[-1])
+    return out
+
+
+@torch.no_grad()
+def intermediate_costs(
+    model: MemNet, x: Tensor, *, repeats: int = 1, warmup: int = 1, count: str = "seconds"
+) -> tuple[list[Tensor], np.ndarray]:
+    """What each intermediate prediction of MemNet costs (Fig. 6, Sec. 5.4: "the inference
+    time ... when processing a 288 x 288 image").
+
+    ``x`` is the ``[1, C, H, W]`` network input on the model's device (the model's mode is
+    left as it is). ``count="seconds"``: ``warmup`` untimed passes, then ``repeats`` timed
+    ones (:func:`timed`, stage by stage); ``count="flops"``: one counted pass (:func:`flops`;
+    ``x`` and the model may be on the ``meta`` device). Returns the predictions ``[y_1 .. y_M,
+    output]`` of the last pass and the cost of ``y_1 .. y_M`` and of the output in each pass
+    (:func:`_per_prediction`): seconds ``[repeats, M + 1, 2]`` (wall, cpu), FLOPs ``[1, M +
+    1]``.
+    """
+    if count not in ("seconds", "flops"):
+        raise ValueError(f"count must be 'seconds' or 'flops', got {count!r}")
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
+    if count == "flops":
+        predictions, final, costs = _staged_forward(model, x, flops)
+        return [*predictions, final], np.array([_per_prediction(model, costs)])
+
+    def measure(fn: Callable[[], Tensor]) -> tuple[Tensor, float]:
+        return timed(fn, x.device)
+
+    for _ in range(warmup):
+        _staged_forward(model, x, measure)
+    rows = []
+    for _ in range(repeats):
+        predictions, final, costs = _staged_forward(model, x, measure)
+        rows.append(_per_prediction(model, costs))
+    return [*predictions, final], np.array(rows)
 
 
 @torch.no_grad()
@@ -291,18 +369,14 @@ def psnr_per_intermediate(
     shave) on the [0, 255] scale, whole image at once (no tiling), in eval mode, float32, on
     the model's device.
 
-    Time: one pass through the network, stage by stage (synchronised on CUDA), each stage's
-    time the minimum over ``repeats`` passes after ``warmup`` untimed ones, per image. The
-    time of ``y_m`` is FENet + blocks ``1..m`` + one reconstruction (the median of the ``M``
-    measured ones: the same conv on the same size), hence non-decreasing in ``m``; the output
-    costs FENet + all blocks + all ``M`` reconstructions + the weighted sum.
+    Time: :func:`intermediate_costs` (one pass stage by stage, synchronised on CUDA), per
+    image the minimum wall-clock time over ``repeats`` passes after ``warmup`` untimed ones,
+    per prediction.
 
     One row per prediction, ``y_1 .. y_M`` then the output: ``prediction`` ("M1".. or
     "final"), ``blocks`` (``m``), ``psnr``, ``ssim``, ``seconds`` (means over the images) and
     ``n_images``.
     """
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
     if not pairs:
         raise ValueError("no (input, reference) pairs to evaluate")
     proto = protocols.get(protocol)
@@ -322,25 +396,10 @@ def psnr_per_intermediate(
             if arr.ndim != 2:
                 raise ValueError(f"expected single-channel HxW inputs, got shape {arr.shape}")
             x = torch.from_numpy(arr)[None, None].to(dev)
-            for _ in range(warmup):
-                _staged_forward(model, x)
-            best: dict[str, np.ndarray] = {}
-            for _ in range(repeats):
-                predictions, final, times = _staged_forward(model, x)
-                for k, v in times.items():
-                    best[k] = np.minimum(best[k], v) if k in best else np.asarray(v)
-            stem = float(best["fenet"][0])
-            cum_blocks = np.cumsum(best["block"])
-            recon = float(np.median(best["recon"]))
-            seconds = [stem + cb + recon for cb in cum_blocks]
-            if model.multi_supervised:
-                seconds.append(
-                    stem + cum_blocks[-1] + float(np.sum(best["recon"])) + float(best["fuse"][0])
-                )
-            else:
-                seconds.append(seconds[-1])
+            outputs, passes = intermediate_costs(model, x, repeats=repeats, warmup=warmup)
+            seconds = passes[..., 0].min(axis=0)  # wall clock
             for label, m, y, t in zip(
-                labels, [*range(1, n_blocks + 1), n_blocks], [*predictions, final], seconds,
+                labels, [*range(1, n_blocks + 1), n_blocks], outputs, seconds,
                 strict=True,
             ):  # fmt: skip
                 out = y[0, 0].double().cpu().numpy() * 255.0

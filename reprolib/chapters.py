@@ -145,7 +145,7 @@ def write_toc(path: Path | None = None) -> str:
     board = existing("scoreboard.ipynb")
     if board:
         lines += ["        sections:"] + [f"          - file: {f}" for f in board]
-    lines += [f"      - file: {f}" for f in existing("scaling/scaling.ipynb")]
+    lines += [f"      - file: {f}" for f in existing("scaling/scaling.ipynb", "speed/speed.ipynb")]
     explorer = existing("explorer/explorer.ipynb")
     lines += [f"      - file: {f}" for f in explorer]
     lines += ["  - caption: Appendix", "    chapters:", "      - file: book/rerun"]

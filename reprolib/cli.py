@@ -10,6 +10,7 @@
     reprolib reports                        re-execute comparison and scoreboard pages
     reprolib reports --entries              ... after every entry's report (no training)
     reprolib scaling --budget cpu           budget-scaling curves from training snapshots
+    reprolib speed                          the papers' speed claims timed here, as ratios
     reprolib train RECIPE --budget gpu      one training run (also under torchrun, for DDP):
         torchrun --nproc_per_node 4 -m reprolib.cli train nlrn_denoise_sigma25 --budget gpu
 
@@ -139,6 +140,8 @@ def _reports(args: argparse.Namespace) -> int:
     print(runner.execute("notebooks/scoreboard.ipynb", root / "scoreboard.ipynb", {}))
     if (root / "scaling" / "summary.csv").exists():
         print(runner.execute("notebooks/scaling.ipynb", root / "scaling/scaling.ipynb", {}))
+    if (root / "speed" / "speed.csv").exists():
+        print(runner.execute("notebooks/speed.ipynb", root / "speed/speed.ipynb", {"quick": False}))
     for paper in chapters.PAPERS:
         out = root / paper / "chapter.ipynb"
         title = f"{chapters.PAPERS[paper]}: every table and finding"
@@ -159,6 +162,18 @@ def _scaling(args: argparse.Namespace) -> int:
     experiments.check_budget(args.budget)
     table = scaling.write(args.budget, threads=args.threads)
     print(f"{len(table)} snapshot scores -> {claims.results_root() / 'scaling'}")
+    return 0
+
+
+def _speed(args: argparse.Namespace) -> int:
+    """Time the speed claims of RED-Net Sec. 4.5, MemNet Fig. 6 and NLRN Table 3 in one run
+    (no training), then render its page."""
+    from reprolib import runner, speed
+
+    table = speed.write(args.repeats, args.warmup, args.threads, quick=args.quick)
+    folder = speed.output_dir(args.quick)
+    print(f"{len(table)} rows -> {folder / 'speed.csv'}")
+    print(runner.execute("notebooks/speed.ipynb", folder / "speed.ipynb", {"quick": args.quick}))
     return 0
 
 
@@ -242,6 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     sc.add_argument("--budget", default="cpu", help="the budget whose runs are scored")
     sc.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     sc.set_defaults(func=_scaling)
+
+    sp = sub.add_parser("speed", help="time the papers' speed claims here, as ratios")
+    sp.add_argument("--repeats", type=int, default=4, help="timed rounds (default 4)")
+    sp.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    sp.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    sp.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny inputs, written to results/speed/quick (a check, not a result)",
+    )
+    sp.set_defaults(func=_speed)
 
     ex = sub.add_parser("explorer", help="execute the restoration explorer page (no training)")
     ex.set_defaults(func=_explorer)

@@ -521,5 +521,91 @@ NOTEBOOKS.add(
     ],
 )
 
+NOTEBOOKS.add(
+    "speed",
+    [
+        md(
+            "# Speed claims timed on one machine, as ratios\n\n"
+            "Three papers make claims about test-time cost: RED-Net times its down-sampling "
+            "variants (Sec. 4.5, Fig. 8) on an i7-2600 CPU, MemNet colours its intermediate "
+            "predictions by their time on a P40 GPU (Fig. 6, Sec. 5.4), and NLRN compares "
+            "parameter counts (Table 3). Absolute seconds belong to one machine, so every "
+            "network here is timed in **one run** (`reprolib speed`, `results/speed/speed.csv`), "
+            "interleaved round by round, and compared as a **ratio** to a reference network of "
+            "its group: the time of each variant over the reference's (below 1: faster). The "
+            "FLOP count (`torch.utils.flop_counter`) is the hardware-independent counterpart. "
+            "Paper values are the papers' printed numbers (`results/claims/`), labelled as such.\n\n"
+            "Each time is the median over the timed rounds after a warm-up round, on one CPU "
+            "thread, float32, batch 1, with its interquartile range (`_iqr`) over the rounds. "
+            "This machine was not idle: timings taken while other processes ran (here, the "
+            "study's training runs) are slower and noisier, which is why `load_avg_1min` (the "
+            "system load average during each row's rounds) stands beside each time, and why "
+            "only ratios taken in the same rounds are compared. Two clocks are kept: the wall "
+            "clock (`time_s`, `ratio_measured`; what the papers report) also counts the time "
+            "the process waited for a core, the process's CPU time (`cpu_s`, `ratio_cpu`) only "
+            "the time it computed, so the CPU-time ratios are the steadier estimate of what an "
+            "idle machine would show. PSNR is this study's measurement for the "
+            "same network where one exists; the source column says where it comes from, or "
+            "that the run has not been trained or scored yet."
+        ),
+        parameters("quick = False  # True: the tiny-input check of `reprolib speed --quick`"),
+        code(
+            "import pandas as pd\n\n"
+            "from reprolib import plotting, speed  # noqa: F401 (plotting: the style)\n\n"
+            'table = pd.read_csv(speed.output_dir(quick) / "speed.csv")\n'
+            "first = table.iloc[0]\n"
+            "print(\n"
+            '    f"{first.hardware}; torch {first.torch}; {first.threads} thread(s); "\n'
+            '    f"{first.repeats:.0f} timed rounds after {first.warmup:.0f} warm-up; {first.date}"\n'
+            ")"
+        ),
+        hidden("speed.plot(table);"),
+        md(
+            "## RED-Net Sec. 4.5: down-sampling at conv1, conv5, conv9, conv5+9\n\n"
+            "RED20 on a 160x240 image, the paper's test. The section does not state the width: "
+            "`paper` is 64 filters (the paper's parameter study, Sec. 5.1), `cpu` the 32 of the "
+            "models trained here. `paper_ratio` is the paper's time over its 3.17 s without "
+            "down-sampling; `ratio_flops` what the arithmetic alone predicts."
+        ),
+        hidden(
+            'cols = ["variant", "width", "flops", "time_s_median", "time_s_iqr", "cpu_s_median",\n'
+            '        "cpu_s_iqr", "ratio_measured", "ratio_cpu", "ratio_flops", "paper_time_s",\n'
+            '        "paper_ratio", "psnr", "psnr_source", "load_avg_1min"]  # fmt: skip\n'
+            'table.loc[table["paper"] == "rednet", cols].round(3)'
+        ),
+        md(
+            "## MemNet Fig. 6: time of each intermediate prediction\n\n"
+            "The prediction of block m (`MemNet_Mm`) and the output (`MemNet`) on a 288x288 "
+            "image, relative to the output. The paper's times are plotted only (a colour bar), "
+            "so there is no paper ratio. The 80-layer paper network is counted but not timed "
+            "(about six times the FLOPs of the `cpu` network, see `flops`); PSNR is Set5 x3 of "
+            "the trained `cpu` model (the Fig. 6 analysis of `memnet/table1`)."
+        ),
+        hidden(
+            'cols = ["variant", "width", "params", "flops", "time_s_median", "cpu_s_median",\n'
+            '        "cpu_s_iqr", "ratio_measured", "ratio_cpu", "ratio_flops", "ratio_params",\n'
+            '        "psnr", "load_avg_1min"]  # fmt: skip\n'
+            'table.loc[table["paper"] == "memnet", cols].round(3)'
+        ),
+        md(
+            "## NLRN Table 3: time per image against parameters\n\n"
+            "Table 3 prints parameters and PSNR, no time. Here each network's time and FLOPs "
+            "per 256x256 image (Set12's size) stand beside its conv weights, relative to NLRN; "
+            "`paper_ratio` is the ratio of the parameters the paper prints. The `paper`-width "
+            "networks (NLRN's 330K, the released 128-filter RED30's 4,131K) are counted, not "
+            "timed (NLRN's non-local module makes one pass about 1.6 TFLOP). RED's number in "
+            "the paper is multi-view (8 passes: 8 times the time)."
+        ),
+        hidden(
+            'cols = ["variant", "width", "params", "flops", "time_s_median", "cpu_s_median",\n'
+            '        "ratio_measured", "ratio_cpu", "ratio_flops", "ratio_params", "paper_params",\n'
+            '        "paper_ratio", "psnr", "psnr_source"]  # fmt: skip\n'
+            'table.loc[table["paper"] == "nlrn", cols].round(3)'
+        ),
+        md("## Every row, with its hardware and date"),
+        hidden("table"),
+    ],
+)
+
 if __name__ == "__main__":
     NOTEBOOKS.main()

@@ -153,6 +153,28 @@ def test_psnr_per_intermediate(multi: bool) -> None:
         assert row.loc["final", "psnr"] == row.loc["M3", "psnr"]
 
 
+@pytest.mark.parametrize("multi", [True, False])
+def test_intermediate_costs_add_up_to_the_whole_forward(multi: bool) -> None:
+    """Fig. 6's cost of y_m: FENet + blocks 1..m + one reconstruction. Counted in FLOPs, the
+    output's cost is the whole forward's (the weighted sum adds no convolution) and y_m's
+    grows by one block's FLOPs per step; timed, every pass gives a non-decreasing row."""
+    model = _trained_like_memnet(multi_supervised=multi).eval()
+    x = torch.rand(1, 1, 12, 10)
+    outputs, counted = analysis.intermediate_costs(model, x, count="flops")
+    assert counted.shape == (1, 4)
+    _, whole = analysis.flops(lambda: model(x))
+    assert counted[0, -1] == whole
+    recon = analysis.flops(lambda: model.reconnet(torch.zeros(1, 8, 12, 10), 0))[1]
+    head = analysis.flops(lambda: model.fenet(x))[1] + recon
+    if multi:
+        assert whole == counted[0, 2] + 2 * recon  # y_M plus the other M - 1 reconstructions
+    assert counted[0, 0] > head and np.diff(counted[0, :3]).min() > 0
+    with torch.no_grad():
+        assert torch.equal(outputs[-1], model(x))
+    _, seconds = analysis.intermediate_costs(model, x, repeats=3, warmup=0)
+    assert seconds.shape == (3, 4, 2) and (np.diff(seconds, axis=1) >= 0).all()  # wall, cpu
+
+
 def test_psnr_per_intermediate_rejects_wrong_protocol() -> None:
     model = _trained_like_memnet()
     pair = (np.zeros((16, 16)), np.zeros((16, 16), np.uint8))
