@@ -19,6 +19,7 @@ validation, and on MemoryNet's synthetic proxies), the analyses' figures and the
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -174,26 +175,57 @@ def measure(
     method_name: str | None = None,
     limit: int | None = None,
     progress: bool = True,
+    rows_file: str | Path | None = None,
 ) -> pd.DataFrame:
     """Per-image PSNR/SSIM of ``method`` on ``dataset`` at ``setting`` under ``protocol``.
 
     ``method`` is a name :func:`reprolib.restorers.get` knows (``"Bicubic"``, ``"BM3D"``,
     ``"DnCNN"``, ``"nlrn/table4/NLRN@cpu"``, ...) or any :data:`~reprolib.restorers.Restorer`.
     Returns :data:`PER_IMAGE_COLUMNS` rows; ``seconds`` is the restorer's time per image.
+    ``rows_file``: each image's row is appended there as it is scored, and images already in it
+    (a stopped measurement of the same restorer) are kept, not restored again - on one CPU core
+    a large set such as Urban100 takes over an hour per setting for MemNet.
     """
     protocols.get(protocol).task_of(setting)
     restore = restorers.restorer(method, setting) if isinstance(method, str) else method
     name = method_name or (method if isinstance(method, str) else "custom")
+    kept = _scored_rows(rows_file)
     rows = []
     pairs = iter_pairs(dataset, setting, protocol, split=split, limit=limit)
     bar = tqdm(pairs, desc=f"{name} {dataset} {setting}", disable=not progress, leave=False)
     for pair in bar:
+        if pair.image in kept:
+            rows.append(kept[pair.image])
+            continue
         t0 = time.perf_counter()
         restored = restore(pair.degraded)
         seconds = time.perf_counter() - t0
         p, s = pair.score(restored)
         rows.append((protocol, dataset, setting, name, pair.image, p, s, seconds))
+        if rows_file is not None:
+            _append_row(rows_file, rows[-1])
     return pd.DataFrame(rows, columns=PER_IMAGE_COLUMNS)
+
+
+def _scored_rows(rows_file: str | Path | None) -> dict[str, tuple]:
+    """The rows of a stopped measurement, by image (none when there is no file)."""
+    if rows_file is None or not Path(rows_file).is_file():
+        return {}
+    frame = pd.read_csv(rows_file, dtype={"image": str})
+    return {r.image: tuple(r) for r in frame[PER_IMAGE_COLUMNS].itertuples(index=False)}
+
+
+def _append_row(rows_file: str | Path, row: tuple) -> None:
+    """Append one scored image to ``rows_file`` (header first), flushed to disk at once."""
+    path = Path(rows_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.is_file()
+    with path.open("a") as f:
+        if new:
+            f.write(",".join(PER_IMAGE_COLUMNS) + "\n")
+        pd.DataFrame([row], columns=PER_IMAGE_COLUMNS).to_csv(f, header=False, index=False)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def summarise(per_image: pd.DataFrame) -> pd.DataFrame:
@@ -224,6 +256,7 @@ def evaluate_checkpoint(
     method_name: str | None = None,
     progress: bool = True,
     threads: int | None = None,
+    rows_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """Per-image PSNR/SSIM of a trained model on ``datasets`` x ``settings`` under ``protocol``.
 
@@ -231,8 +264,9 @@ def evaluate_checkpoint(
     ``recipe`` or all of ``datasets``, ``settings``, ``protocol``). Defaults are the recipe's
     test sets, settings and protocol. Restoration as :func:`reprolib.restorers.model_restorer`
     (``tile``, ``ensemble``). ``threads``: torch CPU threads while scoring (more threads than
-    free cores slows inference several times over). Returns :data:`PER_IMAGE_COLUMNS` rows;
-    average them with :func:`summarise`.
+    free cores slows inference several times over). ``rows_dir``: each set x setting keeps its
+    rows as they are scored in ``<set>__<setting>.rows.csv`` there (:func:`measure`'s
+    ``rows_file``). Returns :data:`PER_IMAGE_COLUMNS` rows; average them with :func:`summarise`.
     """
     import torch
 
@@ -255,7 +289,16 @@ def evaluate_checkpoint(
     restore = restorers.model_restorer(model, dev, tile=tile, ensemble=ensemble)
     with torch_threads(threads):
         frames = [
-            measure(restore, ds, st, proto, method_name=name, limit=limit, progress=progress)
+            measure(
+                restore,
+                ds,
+                st,
+                proto,
+                method_name=name,
+                limit=limit,
+                progress=progress,
+                rows_file=None if rows_dir is None else Path(rows_dir) / f"{ds}__{st}.rows.csv",
+            )  # fmt: skip
             for ds in sets
             for st in grid
         ]
@@ -289,8 +332,9 @@ def evaluate_run(
         raise FileNotFoundError(f"{run_dir} holds no finished training run to evaluate")
     model, saved = restorers.load_model(run_dir, device)
     grid = recipe or saved
-    # Each set x setting is kept as it is scored (keyed by the weights' hash), so an evaluation
-    # stopped part-way (a large grid such as Urban100 takes hours on one core) resumes there.
+    # Each set x setting is kept as it is scored (keyed by the weights' hash), and each image
+    # within it, so an evaluation stopped part-way (Urban100 takes hours on one core) resumes
+    # at the first image not yet scored.
     weights = run_dir / runs.MODEL
     partial = run_dir / runs.PARTIAL / hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
     frames = []
@@ -301,9 +345,11 @@ def evaluate_run(
                 frames.append(pd.read_csv(done, dtype={"image": str}))
                 continue
             frame = evaluate_checkpoint(
-                model, [ds], [st], recipe=grid, limit=limit, threads=threads, progress=progress
-            )
+                model, [ds], [st], recipe=grid, limit=limit, threads=threads, progress=progress,
+                rows_dir=partial / "rows" if limit is None else None,
+            )  # fmt: skip
             runs.write_csv(done, frame)
+            (partial / "rows" / f"{ds}__{st}.rows.csv").unlink(missing_ok=True)
             frames.append(frame)
     per_image = pd.concat(frames, ignore_index=True)
     metrics = summarise(per_image)
