@@ -60,3 +60,24 @@ def test_restore_round_trips_numpy_gray_and_colour():
     assert out.shape == img.shape and np.allclose(out, img, atol=1e-6)
     gray = inference.restore(_local_net(), img[..., 0], tile=4, overlap=3)
     assert gray.shape == (9, 11)
+
+
+def test_tiles_with_32px_of_context_restore_urban100_as_the_whole_image_for_the_trained_memnet(
+    data_root,
+):
+    """The evaluation restores images above 512x512 px (Urban100) in 256 px tiles with 32 px of
+    context (the released MemNet test code: 150 px tiles, 16 px). The committed cpu MemNet's
+    depth (54 layers) exceeds 32 px, so exactness is not automatic: this checks it on its
+    weights, on a crop of Urban100's first image in 128 px tiles."""
+    from pathlib import Path
+
+    from reprolib import evaluate, restorers
+
+    run = Path(__file__).resolve().parents[1] / "results/memnet/table1/cpu/MemNet"
+    model, recipe = restorers.load_model(run)
+    pair = next(evaluate.iter_pairs("Urban100", "x2", recipe.protocol, limit=1))
+    crop = pair.degraded[:256, :256]
+    with torch.inference_mode():
+        tiled = inference.restore(model, crop, tile=128, overlap=32)
+        whole = inference.restore(model, crop)
+    assert np.abs(tiled - whole).max() < 1e-5
