@@ -202,7 +202,6 @@ CONTENT_REASON = {
 }
 NO_ENTRY_REASON = "no registry entry trains the models of this figure yet"
 NOT_CHECKED = "not checked"  # the verdict column of a finding nothing has judged yet
-_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9}
 
 
 @dataclass
@@ -236,38 +235,13 @@ def item_label(item: str) -> str:
     return "Stated in the text" if item == TEXT_ITEM else item
 
 
-def _number(text: str) -> int:
-    text = text.strip()
-    return _ROMAN[text] if text in _ROMAN else int(text)
-
-
-def source_items(source: str) -> list[str]:
-    """The tables, figures and sections a finding's ``source`` names, as items:
-    ``"Tables 1-2, 4-6, 9; Sec. 5"`` -> table1, table2, table4, table5, table6, table9, sec5
-    (roman table numbers as arabic; a section is its first token: ``Sec. 5.3 observation (1)``
-    -> ``sec5.3``)."""
-    items = []
-    for part in str(source).split(";"):
-        m = re.match(r"\s*(Tables?|Figs?\.|Figures?|Sec\.)\s*(.+)", part)
-        if m is None:
-            continue
-        kind = {"T": "table", "F": "fig", "S": "sec"}[m.group(1)[0]]
-        if kind == "sec":
-            items.append("sec" + m.group(2).split()[0])
-            continue
-        for piece in m.group(2).split(","):
-            ends = [_number(n) for n in piece.split("-")]
-            items += [f"{kind}{n}" for n in range(ends[0], ends[-1] + 1)]
-    return items
-
-
 def paper_items(paper: str) -> list[str]:
     """Every table and figure of the paper: those of ``contents.csv`` in its order, then any
     claims table or finding source it does not list, then :data:`TEXT_ITEM`."""
     items = list(claims.load_contents(paper)["item"])
     extra = list(claims.load_claims(paper)["table"].unique())
     for source in claims.load_findings().query("paper == @paper")["source"]:
-        extra += [i for i in source_items(source) if not i.startswith("sec")]
+        extra += [i for i in claims.source_items(source) if not i.startswith("sec")]
     return items + [i for i in dict.fromkeys(extra) if i not in items] + [TEXT_ITEM]
 
 
@@ -286,7 +260,7 @@ def finding_items(paper: str, registry: dict, items: list[str]) -> dict[str, lis
     the tables (or the figure) of the entries whose checks judge it; else :data:`TEXT_ITEM`."""
     out = {}
     for f in claims.load_findings().query("paper == @paper").itertuples():
-        mine = [i for i in source_items(f.source) if i in items]
+        mine = [i for i in claims.source_items(f.source) if i in items]
         if not mine:
             checking = [e for e in registry.values() if f.claim_id in _checked_findings(e)]
             mine = list(dict.fromkeys(i for e in checking for i in entry_items(e, items, False)))

@@ -17,6 +17,7 @@ This module holds no paper numbers itself: every value comes from the CSVs.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -208,3 +209,31 @@ def compare(measured: pd.DataFrame, claims: pd.DataFrame | None = None) -> pd.Da
     out = left.merge(right, on=KEY_COLUMNS, how="left", validate="many_to_one", sort=False)
     out["diff"] = out["measured"] - out["claimed"]
     return out[COMPARE_COLUMNS]
+
+
+_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9}
+
+
+def _number(text: str) -> int:
+    text = text.strip()
+    return _ROMAN[text] if text in _ROMAN else int(text)
+
+
+def source_items(source: str) -> list[str]:
+    """The tables, figures and sections a finding's ``source`` names, as items:
+    ``"Tables 1-2, 4-6, 9; Sec. 5"`` -> table1, table2, table4, table5, table6, table9, sec5
+    (roman table numbers as arabic; a section is its first token: ``Sec. IV-B observation (1)``
+    -> ``secIV-B``)."""
+    items = []
+    for part in str(source).split(";"):
+        m = re.match(r"\s*(Tables?|Figs?\.|Figures?|Sec\.)\s*(.+)", part)
+        if m is None:
+            continue
+        kind = {"T": "table", "F": "fig", "S": "sec"}[m.group(1)[0]]
+        if kind == "sec":
+            items.append("sec" + m.group(2).split()[0])
+            continue
+        for piece in m.group(2).split(","):
+            ends = [_number(n) for n in piece.split("-")]
+            items += [f"{kind}{n}" for n in range(ends[0], ends[-1] + 1)]
+    return items

@@ -240,14 +240,9 @@ def write_verdicts(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def _source_tables(source: str) -> set[str]:
-    """Tables named by a finding's source: ``"Table 2; Sec. 5.1"`` -> ``{"table2"}``."""
-    tables = set()
-    for part in str(source).replace(",", ";").split(";"):
-        part = part.strip().lower()
-        if part.startswith("table "):
-            number = part.split()[1].replace("iv", "4").replace("iii", "3")
-            tables.add("table" + number.replace("ii", "2").replace("i", "1"))
-    return tables
+    """Tables named by a finding's source: ``"Tables 1-2; Sec. 5.2"`` -> ``{"table1", "table2"}``
+    (:func:`reprolib.claims.source_items`)."""
+    return {i for i in claims.source_items(source) if i.startswith("table")}
 
 
 def _check_labels(exp: experiments.Experiment | None, finding: str) -> set[str]:

@@ -108,12 +108,12 @@ def paper(tmp_path, monkeypatch) -> dict:
 
 
 def test_source_items_reads_ranges_roman_numbers_figures_and_sections():
-    assert chapters.source_items("Tables 1-2, 4-6, 9; Sec. 5") == [
+    assert claims.source_items("Tables 1-2, 4-6, 9; Sec. 5") == [
         "table1", "table2", "table4", "table5", "table6", "table9", "sec5",
     ]  # fmt: skip
-    assert chapters.source_items("Table IV; Sec. IV-B") == ["table4", "secIV-B"]
-    assert chapters.source_items("Sec. 5.6; Fig. 17") == ["sec5.6", "fig17"]
-    assert chapters.source_items("Fig. 5; Sec. 5.3 observation (1)") == ["fig5", "sec5.3"]
+    assert claims.source_items("Table IV; Sec. IV-B") == ["table4", "secIV-B"]
+    assert claims.source_items("Sec. 5.6; Fig. 17") == ["sec5.6", "fig17"]
+    assert claims.source_items("Fig. 5; Sec. 5.3 observation (1)") == ["fig5", "sec5.3"]
     assert chapters.item_label("fig12") == "Fig. 12"
     assert chapters.item_label("sec4.5") == "Sec. 4.5"
 

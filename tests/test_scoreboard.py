@@ -347,3 +347,11 @@ def test_verdicts_csv_gathers_old_and_new_findings_and_sets_finding_statuses(mon
     text = scoreboard.headline(board)
     assert "Findings: 1 hold (1 of them at a reduced budget only), 1 do not hold, 2 " in text
     assert "of 4 checked" in text
+
+
+def test_a_finding_bears_on_every_table_its_source_names_ranges_included():
+    assert scoreboard._source_tables("Tables 1-2; Sec. 5.2") == {"table1", "table2"}
+    assert scoreboard._source_tables("Tables 1-2, 4-6, 9; Sec. 5") == {
+        "table1", "table2", "table4", "table5", "table6", "table9",
+    }  # fmt: skip
+    assert scoreboard._source_tables("Table IV; Sec. IV-B") == {"table4"}
