@@ -287,8 +287,10 @@ NOTEBOOKS.add(
         hidden(
             "from reprolib import stats\n\n"
             'display(Markdown("**The verdict rule** (`reprolib.stats`): " + stats.VERDICT_RULE))\n'
-            "for _, f in findings.iterrows():\n"
-            '    glue(f"{experiment}-{budget}-{f.claim_id}", f.verdict, display=False)\n'
+            "# one key per finding: an entry can check it at several levels (one row each)\n"
+            'for claim, rows in findings.groupby("claim_id", sort=False):\n'
+            '    verdicts = ", ".join(dict.fromkeys(rows["verdict"]))\n'
+            '    glue(f"{experiment}-{budget}-{claim}", verdicts, display=False)\n'
             'cols = ["claim_id", "verdict", "margin_db", "ci_low", "ci_high", "p_value", "seeds",\n'
             '        "converged", "reason", "runs"]  # fmt: skip\n'
             'findings[cols] if len(findings) else Markdown("This entry checks no finding.")'
