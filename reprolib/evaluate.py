@@ -219,13 +219,16 @@ def _append_row(rows_file: str | Path, row: tuple) -> None:
     """Append one scored image to ``rows_file`` (header first), flushed to disk at once."""
     path = Path(rows_file)
     path.parent.mkdir(parents=True, exist_ok=True)
-    new = not path.is_file()
+    header = not path.is_file()
     with path.open("a") as f:
-        if new:
-            f.write(",".join(PER_IMAGE_COLUMNS) + "\n")
-        pd.DataFrame([row], columns=PER_IMAGE_COLUMNS).to_csv(f, header=False, index=False)
+        pd.DataFrame([row], columns=PER_IMAGE_COLUMNS).to_csv(f, header=header, index=False)
         f.flush()
         os.fsync(f.fileno())
+
+
+def rows_path(rows_dir: str | Path, dataset: str, setting: str) -> Path:
+    """Where a stopped set x setting keeps the rows scored so far (:func:`measure`)."""
+    return Path(rows_dir) / f"{dataset}__{setting}.rows.csv"
 
 
 def summarise(per_image: pd.DataFrame) -> pd.DataFrame:
@@ -297,7 +300,7 @@ def evaluate_checkpoint(
                 method_name=name,
                 limit=limit,
                 progress=progress,
-                rows_file=None if rows_dir is None else Path(rows_dir) / f"{ds}__{st}.rows.csv",
+                rows_file=None if rows_dir is None else rows_path(rows_dir, ds, st),
             )  # fmt: skip
             for ds in sets
             for st in grid
@@ -349,7 +352,7 @@ def evaluate_run(
                 rows_dir=partial / "rows" if limit is None else None,
             )  # fmt: skip
             runs.write_csv(done, frame)
-            (partial / "rows" / f"{ds}__{st}.rows.csv").unlink(missing_ok=True)
+            rows_path(partial / "rows", ds, st).unlink(missing_ok=True)
             frames.append(frame)
     per_image = pd.concat(frames, ignore_index=True)
     metrics = summarise(per_image)
