@@ -18,6 +18,7 @@ import yaml
 
 from reprolib import claims, experiments, recipes, runs, stats
 from reprolib.scoreboard import STATUSES
+from reprolib.scoreboard import observations as judged_observations
 
 PAPERS = {
     "memnet": "MemNet (Tai et al., ICCV 2017)",
@@ -314,20 +315,11 @@ def entry_budgets(exp: experiments.Experiment) -> pd.DataFrame:
 
 
 def observations(paper: str) -> pd.DataFrame:
-    """Observations read off the paper's figures and judged per seed by an entry's analyses
-    (``<entry>/<budget>/analysis/*_judged.csv``, :data:`reprolib.figures.OBSERVATION_RULE`),
-    as ``finding, budget, verdict, reason``: what a figure's finding shows before (or
-    besides) a verdict of ``verdicts.csv``."""
-    rows = []
-    for path in sorted(_results(paper).glob("*/*/analysis/*_judged.csv")):
-        budget = path.parent.parent.name
-        where = path.relative_to(claims.results_root())
-        for o in pd.read_csv(path).itertuples():
-            verdict, _, why = str(o.verdict).partition(" (")
-            reason = f"{why.rstrip(')')}; {o.claim}: {o.evidence} (judged per seed: {where})"
-            rows.append({"finding": o.finding, "budget": budget, "verdict": verdict,
-                         "reason": reason.lstrip("; ")})  # fmt: skip
-    return pd.DataFrame(rows, columns=["finding", "budget", "verdict", "reason"])
+    """This paper's figure observations judged per seed (:func:`reprolib.scoreboard.observations`)
+    as ``finding, budget, verdict, reason``: what a figure's finding shows before (or besides)
+    a verdict of ``verdicts.csv``."""
+    o = judged_observations()
+    return o.loc[o["paper"] == paper, ["finding", "budget", "verdict", "reason"]]
 
 
 def _findings_of(ids: list[str], verdicts: pd.DataFrame, observed: pd.DataFrame,

@@ -37,7 +37,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from reprolib import analysis, evaluate, imageops, restorers, stats
+from reprolib import analysis, evaluate, experiments, imageops, restorers, stats
 from reprolib.experiments import Experiment, learning_curves, per_image
 
 __all__ = ["FIGURES", "FigureInputMissing", "FigureResult", "make", "output_dir"]
@@ -224,64 +224,143 @@ def _fig4_high_frequency(exp: Experiment, budget: str, device: str | None) -> di
     )
 
 
+#: Fig. 5's three panels: task -> (the registry entry and run of that task's MemNet).
+FIG5_TASKS = {
+    "denoising": ("memnet/table3", "MemNet"),
+    "SISR": ("memnet/table1", "MemNet"),
+    "JPEG deblocking": ("memnet/table5", "MemNet"),
+}
+
+
+def _task_models(exp: Experiment, budget: str, device: str | None) -> dict[str, dict]:
+    """Each Fig. 5 task's trained MemNet seeds ({task: {seed: model}}); the entry's own MemNet
+    stands for its task (raising :class:`FigureInputMissing` if untrained), another task's
+    model is left out while its entry has no trained seed at this budget."""
+    out = {}
+    for task, (eid, run) in FIG5_TASKS.items():
+        if eid == exp.id:
+            out[task] = _seed_models(exp, budget, run, device)
+            continue
+        try:
+            out[task] = _seed_models(experiments.get(eid), budget, run, device)
+        except FigureInputMissing:
+            continue
+    return out
+
+
 def memnet_fig5_gate_norms(exp: Experiment, budget: str, device: str | None = None) -> FigureResult:
-    """MemNet Fig. 5 on the entry's MemNet (Sec. 5.3)."""
-    models = _seed_models(exp, budget, "MemNet", device)
-    model = next(iter(models.values()))
-    table = analysis.gate_norm_table(model)
-    bars = analysis.gate_norm_bars(table)
-    judged = pd.DataFrame(_fig5_observations(models))
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
-    for block, part in table.groupby("block"):
-        ax1.plot(part["index"], part["norm_scaled"], lw=0.8, label=f"block {block}")
-    ax1.set(xlabel="feature map index l", ylabel="normalised norm of v_m^l")
-    ax1.legend(fontsize=7)
-    bars.plot.bar(ax=ax2, rot=0)
-    ax2.set(ylabel="mean normalised norm", title="long / short (1..R-1) / last recursion")
+    """MemNet Fig. 5 (Sec. 5.3): gate weight norms of the denoising, SISR and JPEG MemNets, one
+    panel per task trained at this budget (the entry's own MemNet always)."""
+    tasks = _task_models(exp, budget, device)
+    tables = {t: analysis.gate_norm_table(next(iter(m.values()))) for t, m in tasks.items()}
+    table = pd.concat([t.assign(task=task) for task, t in tables.items()], ignore_index=True)
+    bars = pd.concat(
+        [analysis.gate_norm_bars(t).assign(task=task) for task, t in tables.items()]
+    ).reset_index()
+    judged = pd.DataFrame([_fig5_tasks_differ(tasks), *_fig5_observations(tasks)])
+    fig, axes = plt.subplots(len(tables), 2, figsize=(9, 2.8 * len(tables)), squeeze=False)
+    for (ax1, ax2), (task, part) in zip(axes, tables.items(), strict=True):
+        for block, curve in part.groupby("block"):
+            ax1.plot(curve["index"], curve["norm_scaled"], lw=0.8, label=f"block {block}")
+        ax1.set(xlabel="feature map index l", ylabel="normalised norm of v_m^l", title=task)
+        ax1.legend(fontsize=7)
+        analysis.gate_norm_bars(part).plot.bar(ax=ax2, rot=0)
+        ax2.set(ylabel="mean normalised norm", title="long / short (1..R-1) / last recursion")
     fig.tight_layout()
+    missing = [t for t in FIG5_TASKS if t not in tasks]
     return FigureResult(
         "memnet_fig5_gate_norms",
-        {"norms": table, "bars": bars.reset_index(), "judged": judged},
+        {"norms": table, "bars": bars, "judged": judged},
         fig,
         "MemNet Fig. 5: gate weight norms per feature map (long-term memories first) and their "
-        "mean per kind of memory (the first seed drawn). `judged`: Sec. 5.3's observations (2) "
-        "and (3) on every seed. " + OBSERVATION_RULE,
+        "mean per kind of memory, one row per task (the first seed drawn)"
+        + (f"; not trained at this budget: {', '.join(missing)}" if missing else "")
+        + ". `judged`: Sec. 5.3's observations (1)-(3) on every seed. "
+        + OBSERVATION_RULE,
     )
 
 
-def _fig5_observations(models: dict[int, torch.nn.Module]) -> list[dict]:
+def _bar_distance(a: torch.nn.Module, b: torch.nn.Module) -> float:
+    """Mean absolute difference of two MemNets' Fig. 5 bars (mean normalised norm per block and
+    kind of memory): how differently their gates weigh the memories."""
+    bars = [analysis.gate_norm_bars(analysis.gate_norm_table(m)) for m in (a, b)]
+    return float((bars[0] - bars[1]).abs().to_numpy().mean())
+
+
+def _fig5_tasks_differ(tasks: dict[str, dict]) -> dict:
+    """Sec. 5.3 (1), "different tasks have different norm distributions": a seed shows it when
+    the Fig. 5 bars (:func:`_bar_distance`) of every pair of tasks at that seed differ more than
+    those of any two seeds of one task do (two models of the same task also differ; only a
+    difference beyond that is the task's). Needs the three tasks and two seeds of a task."""
+    claim = "the gate-norm bars differ more between tasks than between seeds of one task"
+    if len(tasks) < len(FIG5_TASKS):
+        absent = ", ".join(t for t in FIG5_TASKS if t not in tasks)
+        row = _observation("memnet-fig5-obs1-tasks", claim, {})
+        return {**row, "evidence": f"not trained at this budget: {absent}"}
+    within = [_bar_distance(m[i], m[j]) for m in tasks.values() for i in m for j in m if i < j]
+    per_seed = {}
+    for k in sorted(set.intersection(*(set(m) for m in tasks.values()))):
+        names = list(tasks)
+        between = {
+            f"{a}/{b}": _bar_distance(tasks[a][k], tasks[b][k])
+            for n, a in enumerate(names)
+            for b in names[n + 1 :]
+        }
+        text = ", ".join(f"{p} {d:.3f}" for p, d in between.items())
+        if within:
+            per_seed[k] = (
+                min(between.values()) > max(within),
+                f"between tasks {text}; between seeds at most {max(within):.3f}",
+            )
+        else:  # fmt: skip
+            per_seed[k] = (False, f"between tasks {text}; no second seed of a task to compare")
+    return _observation("memnet-fig5-obs1-tasks", claim, per_seed)
+
+
+def _fig5_observations(tasks: dict[str, dict]) -> list[dict]:
     """Sec. 5.3 (2): mean and variance of the normalised norms fall with the block index
     (Spearman rank correlation < 0 for both); (3a) maps of the last recursion have the largest
     mean norm; (3b) in the later half of the blocks long-term maps outweigh the short-term maps
-    of recursions 1..R-1."""
-    obs2, obs3a, obs3b = {}, {}, {}
-    for k, model in models.items():
-        table = analysis.gate_norm_table(model)
-        per_block = table.groupby("block")["norm_scaled"].agg(["mean", "var"])
-        rho_m = per_block["mean"].corr(pd.Series(per_block.index, per_block.index), "spearman")
-        rho_v = per_block["var"].corr(pd.Series(per_block.index, per_block.index), "spearman")
-        obs2[k] = (bool(rho_m < 0 and rho_v < 0), f"rho(mean) {rho_m:+.2f}, rho(var) {rho_v:+.2f}")
-        bars = analysis.gate_norm_bars(table)
-        means = bars.mean()
-        obs3a[k] = (
-            bool(means["last"] > means["long"] and means["last"] > means["short"]),
-            f"mean long {means['long']:.3f}, short {means['short']:.3f}, last {means['last']:.3f}",
-        )
-        late = bars.loc[bars.index > len(bars) / 2]
-        obs3b[k] = (
-            bool((late["long"] > late["short"]).all()),
-            f"blocks {list(late.index)}: long {late['long'].round(3).tolist()} vs short "
-            f"{late['short'].round(3).tolist()}",
-        )
+    of recursions 1..R-1. Fig. 5 states them for its three tasks together: a seed shows one
+    when the model of every task trained at that seed does."""
+    found: dict[str, dict[int, list[tuple[bool, str]]]] = {"2": {}, "3a": {}, "3b": {}}
+    for task, models in tasks.items():
+        for k, model in models.items():
+            table = analysis.gate_norm_table(model)
+            per_block = table.groupby("block")["norm_scaled"].agg(["mean", "var"])
+            order = pd.Series(per_block.index, per_block.index)
+            rho_m = per_block["mean"].corr(order, "spearman")
+            rho_v = per_block["var"].corr(order, "spearman")
+            bars = analysis.gate_norm_bars(table)
+            means = bars.mean()
+            late = bars.loc[bars.index > len(bars) / 2]
+            for obs, shows, text in (
+                ("2", rho_m < 0 and rho_v < 0, f"rho(mean) {rho_m:+.2f}, rho(var) {rho_v:+.2f}"),
+                ("3a", means["last"] > means["long"] and means["last"] > means["short"],
+                 f"mean long {means['long']:.3f}, short {means['short']:.3f}, "
+                 f"last {means['last']:.3f}"),
+                ("3b", (late["long"] > late["short"]).all(),
+                 f"blocks {list(late.index)}: long {late['long'].round(3).tolist()} vs short "
+                 f"{late['short'].round(3).tolist()}"),
+            ):  # fmt: skip
+                found[obs].setdefault(k, []).append((bool(shows), f"{task} {text}"))
+
+    def per_seed(obs: str) -> dict[int, tuple[bool, str]]:
+        return {
+            k: (all(v for v, _ in parts), "; ".join(t for _, t in parts))
+            for k, parts in sorted(found[obs].items())
+        }
+
     return [
         _observation("memnet-fig5-obs2-decay",
                      "mean and variance of the gate weight norms fall with the block number",
-                     obs2),
+                     per_seed("2")),
         _observation("memnet-fig5-obs3-memories",
-                     "(a) last-recursion short-term maps have the largest mean norm", obs3a),
+                     "(a) last-recursion short-term maps have the largest mean norm",
+                     per_seed("3a")),
         _observation("memnet-fig5-obs3-memories",
                      "(b) in late blocks long-term maps outweigh short-term maps of recursions "
-                     "1..R-1", obs3b),
+                     "1..R-1", per_seed("3b")),
     ]  # fmt: skip
 
 

@@ -53,6 +53,7 @@ experiments, gathered into ``verdicts.csv`` (:func:`verdicts`). Nothing is typed
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -196,6 +197,31 @@ def _reason(row: dict, verdict: str) -> str:
     return evidence.removeprefix(f"{verdict}: ")
 
 
+def observations() -> pd.DataFrame:
+    """Observations read off the papers' figures and judged per seed by an entry's analyses
+    (``<entry>/<budget>/analysis/*_judged.csv``, :data:`reprolib.figures.OBSERVATION_RULE`),
+    in the shape of :func:`verdicts`: the statistics columns are empty (an observation is
+    judged by counting the seeds that show it, not by an interval), ``seeds`` is the number of
+    seeds judged and the reason names the evidence and the file."""
+    o = _read_all("*_judged.csv")
+    if o.empty:
+        return pd.DataFrame(columns=[*VERDICT_COLUMNS, "source"])
+    split = o["verdict"].astype(str).str.partition(" (")
+    o["verdict"] = split[0]
+    why = split[2].str.removesuffix(")")
+    o["reason"] = [
+        f"{w}; {c}: {e} (judged per seed: {s})".lstrip("; ")
+        for w, c, e, s in zip(why, o["claim"], o["evidence"], o["source"], strict=True)
+    ]
+    o["seeds"] = o["seeds_showing"].astype(str).str.extract(r"of (\d+)", expand=False).astype(int)
+    o["paper"] = [Path(s).parts[0] for s in o["source"]]
+    o["budget"] = [Path(s).parts[-3] for s in o["source"]]
+    o["runs"] = [f"figure analysis {Path(s).stem.removesuffix('_judged')}" for s in o["source"]]
+    for col in ("margin_db", "ci_low", "ci_high", "p_value", "converged"):
+        o[col] = None
+    return o[[*VERDICT_COLUMNS, "source"]].reset_index(drop=True)
+
+
 def verdicts() -> pd.DataFrame:
     """Every finding verdict under the results root, one row per finding and budget
     (:data:`VERDICT_COLUMNS` plus ``source``, the findings.csv it came from).
@@ -205,18 +231,24 @@ def verdicts() -> pd.DataFrame:
     checked more than once at the same budget (one check per noise level or scale, or by two
     entries) the weakest verdict is kept: "does not hold", then "inconclusive", then "holds"
     (a finding stated for every row of a table holds only where every row's check holds);
-    among equals the first file in path order."""
+    among equals the first file in path order. The figures' per-seed observations
+    (:func:`observations`) follow the findings.csv verdicts."""
     v = _read_all("findings.csv")
     if v.empty or "claim_id" not in v:
+        v = pd.DataFrame(columns=[*VERDICT_COLUMNS, "source"])
+    else:
+        for col in STAT_COLUMNS:
+            if col not in v:
+                v[col] = None
+        records = v.to_dict("records")
+        v["verdict"] = [_verdict(r) for r in records]
+        v["reason"] = [_reason(r, x) for r, x in zip(records, v["verdict"], strict=True)]
+        v["finding"] = v["claim_id"]
+        v["paper"] = [Path(s).parts[0] for s in v["source"]]
+    parts = [x for x in (v[[*VERDICT_COLUMNS, "source"]], observations()) if not x.empty]
+    if not parts:
         return pd.DataFrame(columns=[*VERDICT_COLUMNS, "source"])
-    for col in STAT_COLUMNS:
-        if col not in v:
-            v[col] = None
-    records = v.to_dict("records")
-    v["verdict"] = [_verdict(r) for r in records]
-    v["reason"] = [_reason(r, verdict) for r, verdict in zip(records, v["verdict"], strict=True)]
-    v["finding"] = v["claim_id"]
-    v["paper"] = [Path(s).parts[0] for s in v["source"]]
+    v = pd.concat(parts, ignore_index=True)
     weakest = {stats.NOT_HOLDS: 0, INCONCLUSIVE: 1, stats.HOLDS: 2}
     v = v.assign(_weak=v["verdict"].map(weakest).fillna(1)).sort_values("_weak", kind="stable")
     v = v.drop_duplicates(["finding", "budget"], keep="first").sort_index()
@@ -460,14 +492,22 @@ def _measured_status(r: dict, checked: list[dict]) -> tuple[str, str]:
     )
 
 
-def _finding_row(f: dict) -> dict:
+def _finding_row(f: dict, checked_by: Mapping[str, list[str]]) -> dict:
     """The scoreboard row of one stated finding (``f``: findings.csv row joined with its most
-    comparable verdict, ``checked_in`` being the findings.csv that holds it)."""
+    comparable verdict, ``checked_in`` being the findings.csv that holds it; ``checked_by``:
+    finding -> the registry entries whose ``checks`` list it)."""
+    entries = checked_by.get(f["claim_id"])
+    unchecked = (
+        f"checked by registry entry {', '.join(entries)}, whose runs are not all trained and "
+        "scored yet"
+        if entries
+        else "no experiment checks this finding yet"
+    )
     row = {
         "claim_id": f["claim_id"], "paper": f["paper"], "table": f["source"], "kind": "finding",
         "dataset": "-", "setting": "-", "method": "-", "metric": f["kind"], "claimed": f["claim"],
         "measured": None, "budget": None, "status": "not attempted",
-        "reason": "no experiment checks this finding yet", "source": None,
+        "reason": unchecked, "source": None,
     }  # fmt: skip
     if pd.isna(f["verdict"]):
         return row
@@ -537,7 +577,11 @@ def build() -> pd.DataFrame:
         on="claim_id",
         how="left",
     )
-    rows += [_finding_row(f) for f in joined.to_dict("records")]
+    checked_by: dict[str, list[str]] = {}
+    for eid, exp in registry.items():
+        for c in exp.checks:
+            checked_by.setdefault(c["finding"], []).append(eid)
+    rows += [_finding_row(f, checked_by) for f in joined.to_dict("records")]
     out = pd.DataFrame(rows)[COLUMNS]
     reduced = out["budget"].notna() & ~out["budget"].isin(COMPARABLE) & (out["kind"] != "finding")
     if (reduced & (out["status"] == "reproduced")).any():  # never, by construction

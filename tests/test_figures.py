@@ -46,8 +46,15 @@ def test_memnet_figures_from_trained_runs(results):
     judged = pd.concat([spectra.tables["judged"],
                         pd.read_csv(out / "memnet_fig5_gate_norms_judged.csv")])  # fmt: skip
     assert set(judged.finding) == {
-        "memnet-fig4-highfreq", "memnet-fig5-obs2-decay", "memnet-fig5-obs3-memories"
+        "memnet-fig4-highfreq", "memnet-fig5-obs1-tasks", "memnet-fig5-obs2-decay",
+        "memnet-fig5-obs3-memories",
     }  # fmt: skip
+    # observation (1) compares tasks: the denoising and JPEG MemNets are not trained here
+    tasks = judged.set_index("finding").loc["memnet-fig5-obs1-tasks"]
+    assert tasks.verdict == "inconclusive (too few seeds: 0 < 3)"
+    assert tasks.evidence == "not trained at this budget: denoising, JPEG deblocking"
+    assert set(norms.task) == {"SISR"}
+    judged = judged[judged.finding != "memnet-fig5-obs1-tasks"]
     assert judged.verdict.str.startswith("inconclusive (too few seeds: 1 < 3)").all()
     assert judged.evidence.str.startswith("seed 0: ").all()
 

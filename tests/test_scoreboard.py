@@ -355,3 +355,41 @@ def test_a_finding_bears_on_every_table_its_source_names_ranges_included():
         "table1", "table2", "table4", "table5", "table6", "table9",
     }  # fmt: skip
     assert scoreboard._source_tables("Table IV; Sec. IV-B") == {"table4"}
+
+
+def test_figure_observations_join_the_verdicts_and_a_registered_check_names_its_entry(
+    monkeypatch, tmp_path
+):
+    root = _results(monkeypatch, tmp_path)
+    _csv(root, "memnet/table1/cpu/analysis/memnet_fig5_gate_norms_judged.csv", [
+        {"finding": "memnet-fig5-obs2-decay", "claim": "norms fall",
+         "verdict": "inconclusive (too few seeds: 1 < 3)", "seeds_showing": "1 of 1",
+         "evidence": "seed 0: yes, rho -1.00"},
+        {"finding": "memnet-fig5-obs3-memories", "claim": "(a) last largest",
+         "verdict": "holds", "seeds_showing": "3 of 3", "evidence": "seed 0: yes"},
+        {"finding": "memnet-fig5-obs3-memories", "claim": "(b) long outweighs short",
+         "verdict": "inconclusive (seeds disagree)", "seeds_showing": "2 of 3",
+         "evidence": "seed 0: yes; seed 1: no"},
+    ])  # fmt: skip
+    v = scoreboard.verdicts().set_index("finding")
+    o = v.loc["memnet-fig5-obs2-decay"]
+    assert (o["paper"], o["budget"], o["verdict"], o["seeds"]) == (
+        "memnet",
+        "cpu",
+        "inconclusive",
+        1,
+    )
+    assert o["reason"].startswith("too few seeds: 1 < 3; norms fall: seed 0: yes, rho -1.00")
+    assert "memnet_fig5_gate_norms_judged.csv" in o["reason"]
+    # the two parts of observation (3) keep the weaker verdict, as several checks do
+    assert v.loc["memnet-fig5-obs3-memories", "verdict"] == "inconclusive"
+    assert v.loc["memnet-fig5-obs3-memories", "reason"].startswith("seeds disagree; (b)")
+    board = scoreboard.build().set_index("claim_id")
+    assert board.loc["memnet-fig5-obs2-decay", "status"] == scoreboard.INCONCLUSIVE
+    # a finding the registry checks but whose runs are not scored names the entry
+    assert board.loc["memnet-tab6-deeper-better", "reason"].startswith(
+        "checked by registry entry memnet/table6"
+    )
+    assert (
+        board.loc["memnet-sec1-single-model", "reason"] == "no experiment checks this finding yet"
+    )
