@@ -22,11 +22,14 @@ folder that already holds a finished training of the same recipe (it only needs 
 a run folder written to in the last ``--active-minutes`` (a training running here now); a run
 whose model cannot be built.
 
-Costs (columns ``est_gpu_s``, ``est_cpu_h``, ``cost_basis``), training steps only (validation
-and the final evaluation excluded). Seconds per iteration come from
+Costs (columns ``est_gpu_s``, ``est_cpu_h``, ``cost_basis``), training only (the final
+evaluation excluded). On the CPU, seconds per iteration come first from the finished one-thread
+runs under ``results/`` (``measured``: their wall time per iteration, validation included, the
+median over the runs of one configuration; ``measured*flops``: the nearest configuration of the
+family, scaled by the ratio of FLOPs per iteration). Otherwise, and on the GPU, they come from
 ``scripts/bench_train.py``'s ``results/bench/train.csv`` where it has the same family on that
-device (``bench``: the same configuration; ``bench*flops``: scaled by the ratio of FLOPs per
-iteration), else from FLOPs per iteration (forward + backward, counted by
+device (``bench``: bare training steps of the same configuration; ``bench*flops``: scaled),
+else from FLOPs per iteration (forward + backward, counted by
 ``torch.utils.flop_counter`` on the meta device, nothing computed) at an assumed throughput:
 :data:`GPU_FLOPS` on the GPU (the gpu budget's sizing assumption in :mod:`reprolib.recipes`),
 with a floor of :data:`LAUNCH_S` per dispatched operator (small models are launch-bound), and
@@ -57,7 +60,7 @@ from typing import Any
 
 import pandas as pd
 
-from reprolib import data, experiments, recipes, stats
+from reprolib import claims, data, experiments, recipes, stats
 from reprolib.claims import results_root
 from reprolib.provenance import REPO_ROOT
 
@@ -170,23 +173,51 @@ def _bench_rows() -> list[dict[str, Any]]:
             continue
         sec = row["cpu_s_per_step"] if row["device"] == "cpu" else row["batch"] / row[
             "patches_per_s"]  # fmt: skip
-        rows.append(
-            {**row, "family": r.family, "arch": _arch(r), "recipe_obj": r, "s_per_step": float(sec)}
-        )
+        basis = f"bench({row['recipe']}@{row['budget']})"
+        rows.append({**row, "family": r.family, "arch": _arch(r), "recipe_obj": r,
+                     "s_per_step": float(sec), "basis": basis})  # fmt: skip
+    return rows
+
+
+def _measured_rows() -> list[dict[str, Any]]:
+    """Finished one-thread CPU trainings under the results root, as bench rows: wall seconds
+    per iteration (validation, checkpoints and the load of a second run beside it included:
+    what a run costs here as runs are run here), the median over the runs of one
+    configuration. Measured runs beat ``results/bench/train.csv``, which timed bare steps."""
+    root = claims.results_root()
+    by_arch: dict[str, list[tuple[float, recipes.Recipe, dict]]] = {}
+    for path in sorted(root.rglob("train_summary.json")):
+        s = json.loads(path.read_text())
+        if (s.get("status"), s.get("device"), s.get("threads")) != ("finished", "cpu", 1):
+            continue
+        try:
+            r = recipes.recipe_from_dict(s["recipe_fields"])
+        except (KeyError, TypeError, ValueError, recipes.RecipeError):
+            continue
+        by_arch.setdefault(_arch(r), []).append((s["wall_s"] / s["iterations"], r, s))
+    rows = []
+    for arch, found in by_arch.items():
+        found.sort(key=lambda x: x[0])
+        sec, r, s = found[len(found) // 2]
+        rows.append({"recipe": s["recipe"], "budget": s["budget"], "device": "cpu",
+                     "family": r.family, "arch": arch, "recipe_obj": r, "s_per_step": sec,
+                     "basis": f"measured({len(found)} run{'s' * (len(found) > 1)} of "
+                              f"{s['recipe']}@{s['budget']})"})  # fmt: skip
     return rows
 
 
 def _per_step(recipe: recipes.Recipe, device: str, bench: list[dict]) -> tuple[float, str]:
-    """Seconds per training step on ``device`` ("cpu": one core; "cuda") and its basis."""
+    """Seconds per training step on ``device`` ("cpu": one core; "cuda") and its basis
+    (measured rows, :func:`_measured_rows`, before bench rows of the same configuration)."""
     flops, ops, _ = _count(recipe)
     same = [b for b in bench if b["device"] == device and b["family"] == recipe.family]
     exact = [b for b in same if b["arch"] == _arch(recipe)]
     if exact:
-        return exact[0]["s_per_step"], f"bench({exact[0]['recipe']}@{exact[0]['budget']})"
+        return exact[0]["s_per_step"], exact[0]["basis"]
     if same:  # the nearest configuration of the family, scaled by FLOPs
         ref = min(same, key=lambda b: abs(math.log(flops / _count(b["recipe_obj"])[0])))
         ratio = flops / _count(ref["recipe_obj"])[0]
-        return ref["s_per_step"] * ratio, f"bench({ref['recipe']}@{ref['budget']})*flops"
+        return ref["s_per_step"] * ratio, f"{ref['basis']}*flops"
     if device == "cpu":
         return flops / CPU_FLOPS, f"flops@{CPU_FLOPS / 1e9:g}GFLOP/s"
     return max(flops / GPU_FLOPS, ops * LAUNCH_S), (
@@ -196,7 +227,7 @@ def _per_step(recipe: recipes.Recipe, device: str, bench: list[dict]) -> tuple[f
 
 def estimate(recipe: recipes.Recipe, bench: list[dict] | None = None) -> dict[str, Any]:
     """``est_gpu_s``, ``est_cpu_h``, ``cost_basis`` and ``ckpt_mib`` of one training run."""
-    bench = _bench_rows() if bench is None else bench
+    bench = _measured_rows() + _bench_rows() if bench is None else bench
     gpu, gpu_basis = _per_step(recipe, "cuda", bench)
     cpu, cpu_basis = _per_step(recipe, "cpu", bench)
     params = _count(recipe)[2]
@@ -303,7 +334,7 @@ def build_queue(
     for row in status.sort_values("order", kind="stable").itertuples():
         cands.append(dict(tier="rest", experiment=row.experiment, run=row.run, seed=int(row.seed),
                           budget=row.budget, why=""))  # fmt: skip
-    bench = _bench_rows() if costs else []
+    bench = _measured_rows() + _bench_rows() if costs else []
     rows, seen, done = [], {}, set()
     for c in cands:
         key = (c["experiment"], c["run"], c["seed"], c["budget"])

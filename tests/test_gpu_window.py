@@ -62,6 +62,7 @@ def test_headline_models_are_queued_or_accounted_for(real_queue):
 
 def test_estimate_of_a_small_model(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path / "results"))  # no measured runs
     monkeypatch.setattr(gpu_queue, "_COUNTS", {})
     r = recipes.get_recipe("red_denoise", sigma=50, budget="cpu", model="red10")
     est = gpu_queue.estimate(r)
@@ -69,6 +70,18 @@ def test_estimate_of_a_small_model(tmp_path, monkeypatch):
     assert est["cost_basis"].startswith("gpu=flops@")  # no CUDA bench rows yet
     if gpu_queue.BENCH.is_file():
         assert "cpu=bench(red_denoise_sigma50@cpu)" in est["cost_basis"]
+    # A finished one-thread run of the same configuration is what a run costs here: it wins.
+    for k, wall in enumerate((300.0, 900.0, 600.0)):  # the median, 0.6 s per iteration
+        run = tmp_path / "results" / "rednet" / "x" / "cpu" / f"RED10_{k}"
+        run.mkdir(parents=True)
+        (run / "train_summary.json").write_text(json.dumps({
+            "status": "finished", "device": "cpu", "threads": 1, "recipe": r.name,
+            "budget": "cpu", "iterations": 1000, "wall_s": wall,
+            "recipe_fields": recipes.recipe_to_dict(r),
+        }))  # fmt: skip
+    est = gpu_queue.estimate(r)
+    assert "cpu=measured(3 runs of red_denoise_sigma50@cpu)" in est["cost_basis"]
+    assert est["est_cpu_h"] == round(r.iterations * 0.6 / 3600, 2)
     flops, ops, params = gpu_queue._count(r)
     assert flops > 1e9 and ops > 10
     assert params == sum(p.numel() for p in build_model(r).parameters())
