@@ -318,8 +318,9 @@ def evaluate_run(
     threads: int | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Score a finished run folder on its test grid and write its evaluation; return the
-    per-set averages (what ``metrics.csv`` holds). An evaluation stopped part-way resumes at
+    """Score a finished run folder on its test grid (with the x8 self-ensemble where the recipe's
+    ``test_ensemble`` says so) and write its evaluation; return the per-set averages (what
+    ``metrics.csv`` holds). An evaluation stopped part-way resumes at
     the first set x setting not yet scored by the same weights (``evaluation_partial/``).
 
     ``recipe`` is the grid to score (default: the one saved with the weights; an entry that
@@ -339,7 +340,8 @@ def evaluate_run(
     # within it, so an evaluation stopped part-way (Urban100 takes hours on one core) resumes
     # at the first image not yet scored.
     weights = run_dir / runs.MODEL
-    partial = run_dir / runs.PARTIAL / hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    key = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    partial = run_dir / runs.PARTIAL / (f"{key}_x8" if grid.test_ensemble else key)
     frames = []
     for ds in datasets or grid.test_sets:
         for st in grid.test_settings:
@@ -348,7 +350,8 @@ def evaluate_run(
                 frames.append(pd.read_csv(done, dtype={"image": str}))
                 continue
             frame = evaluate_checkpoint(
-                model, [ds], [st], recipe=grid, limit=limit, threads=threads, progress=progress,
+                model, [ds], [st], recipe=grid, limit=limit, ensemble=grid.test_ensemble,
+                threads=threads, progress=progress,
                 rows_dir=partial / "rows" if limit is None else None,
             )  # fmt: skip
             runs.write_csv(done, frame)

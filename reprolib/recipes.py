@@ -116,6 +116,9 @@ class Recipe:
             papers'); ``N`` re-estimates them once training ends on ``N``-pixel patches of the
             training stream, weights untouched (:func:`reprolib.train.recalibrate_batchnorm`;
             the MemNet diagnosis shows statistics of 31-pixel patches failing on whole images).
+        test_ensemble: score the final evaluation with the x8 self-ensemble (the outputs of the
+            8 rotated and flipped views averaged: RED Sec. 3.5's multi-view testing, NLRN-MV);
+            evaluation only, so a run that sets it reuses the weights of one that does not.
         budget: which budget this recipe has been scaled to.
         source: citations for every choice, paper vs code vs chosen.
     """
@@ -161,6 +164,7 @@ class Recipe:
     budget: str = "paper"
     source: str = ""
     bn_stats_patch: int = 0
+    test_ensemble: bool = False
 
     @property
     def settings(self) -> tuple[str, ...]:
@@ -795,7 +799,7 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
 
 #: Fields added after runs were stamped, left out of :func:`spec_fields` at these defaults, so
 #: that adding a field does not make every earlier run stale.
-LATER_FIELDS: dict[str, Any] = {"bn_stats_patch": 0}
+LATER_FIELDS: dict[str, Any] = {"bn_stats_patch": 0, "test_ensemble": False}
 
 
 def spec_fields(recipe: Recipe) -> dict[str, Any]:
@@ -828,7 +832,7 @@ def recipe_from_dict(d: Mapping[str, Any]) -> Recipe:
 
 
 #: Recipe fields that do not change the trained weights: the final test grid and the citations.
-EVALUATION_ONLY_FIELDS: tuple[str, ...] = ("test_sets", "test_settings", "source")
+EVALUATION_ONLY_FIELDS: tuple[str, ...] = ("test_sets", "test_settings", "test_ensemble", "source")
 
 
 def recipe_diff(a: Recipe, b: Recipe, *, training_only: bool = False) -> list[str]:

@@ -7,13 +7,14 @@ minutes and are not run here; this is their quick form, on committed results onl
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from reprolib import evaluate, experiments, runs
+from reprolib import evaluate, experiments, recipes, runs
 
 
 @pytest.fixture(autouse=True)
@@ -118,3 +119,26 @@ def test_a_stopped_measurement_resumes_at_the_first_image_not_scored(data_root, 
     assert list(resumed["image"]) == list(whole["image"])
     np.testing.assert_allclose(resumed["psnr"], whole["psnr"], rtol=0, atol=1e-12)
     assert len(pd.read_csv(rows_file)) == 5
+
+
+def test_multi_view_testing_is_evaluation_only_and_scores_the_self_ensemble(data_root, tmp_path):
+    """RED Sec. 3.5 / NLRN-MV: ``test_ensemble`` changes no training (a run that sets it reuses
+    the weights of one that does not, and earlier runs stay current) and evaluate_run scores
+    the x8 self-ensemble, which differs from the single view on the same image."""
+    recipe, stored, copy = _red20_copy(tmp_path)
+    mv = dataclasses.replace(recipe, test_ensemble=True)
+    assert experiments.trained_with(stored, mv)  # same training: the weights serve both
+    assert recipes.recipe_diff(recipe, mv) == ["test_ensemble: False -> True"]
+    assert "test_ensemble" not in recipes.spec_fields(recipe)  # runs stamped before stay current
+    ds = recipe.test_sets[:1]
+    evaluate.evaluate_run(copy, ds, recipe=mv, limit=1, threads=1, progress=False)
+    multi = pd.read_csv(copy / runs.PER_IMAGE)["psnr"].to_numpy()
+    model = evaluate.restorers.load_model(copy, "cpu")[0]
+    views = {
+        ensemble: evaluate.evaluate_checkpoint(
+            model, ds, recipe=recipe, limit=1, ensemble=ensemble, progress=False
+        )["psnr"].to_numpy()
+        for ensemble in (True, False)
+    }
+    np.testing.assert_allclose(multi, views[True], rtol=0, atol=1e-9)
+    assert abs(multi[0] - views[False][0]) > 1e-3
