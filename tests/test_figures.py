@@ -62,6 +62,10 @@ def test_memnet_figures_from_trained_runs(results):
     fig6 = pd.read_csv(out / "memnet_fig6_intermediate.csv")
     blocks = exp.recipe_for(exp.runs[0], "smoke").model_kwargs["num_blocks"]
     assert len(fig6) == blocks + 1 and fig6.psnr.notna().all()
+    (rising,) = pd.read_csv(out / "memnet_fig6_intermediate_judged.csv").to_dict("records")
+    assert rising["finding"] == "memnet-fig6-m3"
+    assert rising["verdict"] == "inconclusive (too few seeds: 1 < 3)"
+    assert rising["evidence"].startswith("seed 0: ") and "M1 " in rising["evidence"]
 
 
 def test_nlrn_correlation_figure_and_curve_end_points(results):
