@@ -93,6 +93,13 @@ UNAVAILABLE = {
     "RainDrop": "no public RainDrop pairs with ground truth were found",
     "GoPro": "full GoPro is not available here (several GB; two sample pairs only)",
 }
+DEBLUR_REASON = (
+    "the deblurring test images (protocol of Xu et al. [59]) are not named and not available "
+    "here, and no deblurring task is trained in this project (the kernels exist in "
+    "reprolib.degrade)"
+)
+#: The reasons a cell cannot be measured here at all: its data is not available offline.
+NO_DATA_REASONS = frozenset([*UNAVAILABLE.values(), DEBLUR_REASON])
 # Method labels (prefixes) of models this study implements in reprolib.models, in any paper.
 IMPLEMENTED = (
     "VDSR", "DnCNN", "RED", "MemNet", "M4R6", "M6R6", "M6R8", "M10R10", "NLRN", "NL_every",
@@ -388,11 +395,7 @@ def _not_attempted_reason(row: dict, ctx: dict) -> str:
     if row["dataset"] in UNAVAILABLE:
         return UNAVAILABLE[row["dataset"]]
     if paper == "rednet" and table == "table10":
-        return (
-            "the deblurring test images (protocol of Xu et al. [59]) are not named and not "
-            "available here, and no deblurring task is trained in this project (the kernels "
-            "exist in reprolib.degrade)"
-        )
+        return DEBLUR_REASON
     if paper == "rednet" and table == "sec5.6":
         return (
             "no inpainting task is trained in this project: LIVE1 and the text/scratch "
@@ -492,17 +495,22 @@ def _measured_status(r: dict, checked: list[dict]) -> tuple[str, str]:
     )
 
 
-def _finding_row(f: dict, checked_by: Mapping[str, list[str]]) -> dict:
+def _finding_row(f: dict, checked_by: Mapping[str, list[str]],
+                 no_data: Mapping[tuple[str, str], str]) -> dict:  # fmt: skip
     """The scoreboard row of one stated finding (``f``: findings.csv row joined with its most
     comparable verdict, ``checked_in`` being the findings.csv that holds it; ``checked_by``:
-    finding -> the registry entries whose ``checks`` list it)."""
-    entries = checked_by.get(f["claim_id"])
-    unchecked = (
-        f"checked by registry entry {', '.join(entries)}, whose runs are not all trained and "
-        "scored yet"
-        if entries
-        else "no experiment checks this finding yet"
-    )
+    finding -> the registry entries whose ``checks`` list it; ``no_data``: (paper, table) ->
+    why none of that table's cells can be measured here)."""
+    entries = list(dict.fromkeys(checked_by.get(f["claim_id"], [])))
+    missing = [no_data[(f["paper"], t)] for t in sorted(_source_tables(f["source"]))
+               if (f["paper"], t) in no_data]  # fmt: skip
+    if entries:
+        unchecked = (f"checked by registry entry {', '.join(entries)}, whose runs are not all "
+                     "trained and scored yet")  # fmt: skip
+    elif missing:
+        unchecked = f"nothing to check it on here: {'; '.join(dict.fromkeys(missing))}"
+    else:
+        unchecked = "no experiment checks this finding yet"
     row = {
         "claim_id": f["claim_id"], "paper": f["paper"], "table": f["source"], "kind": "finding",
         "dataset": "-", "setting": "-", "method": "-", "metric": f["kind"], "claimed": f["claim"],
@@ -581,7 +589,15 @@ def build() -> pd.DataFrame:
     for eid, exp in registry.items():
         for c in exp.checks:
             checked_by.setdefault(c["finding"], []).append(eid)
-    rows += [_finding_row(f, checked_by) for f in joined.to_dict("records")]
+    # A table none of whose cells is measured, some for want of data here (the rest being
+    # cited results of other methods), cannot decide a finding either.
+    cells = pd.DataFrame(rows)
+    no_data = {}
+    for (paper, table), part in cells.groupby(["paper", "table"]):
+        reasons = part["reason"][part["reason"].isin(NO_DATA_REASONS)]
+        if part["measured"].isna().all() and not reasons.empty:
+            no_data[(paper, table)] = reasons.iloc[0]
+    rows += [_finding_row(f, checked_by, no_data) for f in joined.to_dict("records")]
     out = pd.DataFrame(rows)[COLUMNS]
     reduced = out["budget"].notna() & ~out["budget"].isin(COMPARABLE) & (out["kind"] != "finding")
     if (reduced & (out["status"] == "reproduced")).any():  # never, by construction

@@ -393,3 +393,12 @@ def test_figure_observations_join_the_verdicts_and_a_registered_check_names_its_
     assert (
         board.loc["memnet-sec1-single-model", "reason"] == "no experiment checks this finding yet"
     )
+    # each entry named once, however many of its checks judge the finding
+    assert board.loc["nlrn-tab5-mv", "reason"].startswith(
+        "checked by registry entry nlrn/table5, whose runs"
+    )
+    # a finding whose tables have no measurable cell here says why
+    assert board.loc["memorynet-tab2-raindrop", "reason"] == (
+        "nothing to check it on here: " + scoreboard.UNAVAILABLE["RainDrop"]
+    )
+    assert board.loc["rednet-tab10-deblur", "reason"].endswith(scoreboard.DEBLUR_REASON)
