@@ -417,11 +417,16 @@ def _fig6_rising(scores: dict[int, pd.DataFrame]) -> dict:
 
 def nlrn_fig4_correlation(exp: Experiment, budget: str, device: str | None = None) -> FigureResult:
     """NLRN Fig. 4 on the entry's NLRN: correlation maps per recurrent state (Sec. 5.1)."""
-    model = _model(exp, budget, "NLRN", device)
+    models = _seed_models(exp, budget, "NLRN", device)
+    model = next(iter(models.values()))
     noisy, clean = _image("Set12", "sigma25", "dncnn_denoise", index=7)  # Lena
     clean = clean.astype(np.float64) / 255
     pixels = [(256, 256), (120, 300), (400, 150)]
-    table = analysis.correlation_similarity(model, noisy, clean, pixels)
+    tables = {
+        k: analysis.correlation_similarity(m, noisy, clean, pixels) for k, m in models.items()
+    }
+    table = next(iter(tables.values()))
+    judged = pd.DataFrame([_fig4_progressive(tables)])
     maps = analysis.correlation_map_grid(model, noisy, pixels[:1], step=None)[pixels[0]]
     q = model.q
     fig, axes = plt.subplots(1, 2 + len(maps), figsize=(1.9 * (2 + len(maps)), 2.2))
@@ -438,12 +443,35 @@ def nlrn_fig4_correlation(exp: Experiment, budget: str, device: str | None = Non
     fig.tight_layout()
     return FigureResult(
         "nlrn_fig4_correlation",
-        {"similarity": table},
+        {"similarity": table, "judged": judged},
         fig,
         f"NLRN Fig. 4: correlation maps of the centre pixel of a {q}x{q} window of Set12 Lena "
-        "(sigma 25) per recurrent state; the table gives, per query pixel and state, the "
-        "weight on pixels whose clean value is within 10 grey levels of the query's (mass) "
-        "against their share of the window (lift > 1: similar pixels are favoured).",
+        "(sigma 25) per recurrent state (the first seed drawn); the table gives, per query "
+        "pixel and state, the weight on pixels whose clean value is within 10 grey levels of "
+        "the query's (mass) against their share of the window (lift > 1: similar pixels are "
+        "favoured). `judged`: Sec. 5.1's observation on every seed. " + OBSERVATION_RULE,
+    )
+
+
+def _fig4_progressive(tables: dict[int, pd.DataFrame]) -> dict:
+    """NLRN Sec. 5.1 / Fig. 4: "as the recurrent state index increases, locations with similar
+    features progressively show higher correlation": a seed shows it when, for every query
+    pixel, the lift of similar pixels rises with the state (Spearman rank correlation > 0) and
+    ends above where it started."""
+    per_seed = {}
+    for k, t in tables.items():
+        parts, shows = [], True
+        for (y, x), px in t.groupby(["y", "x"], sort=False):
+            rho = px["lift"].corr(px["state"], "spearman")
+            rises = bool(rho > 0 and px["lift"].iloc[-1] > px["lift"].iloc[0])
+            shows &= rises
+            parts.append(f"({y},{x}) lift {px['lift'].iloc[0]:.2f} -> {px['lift'].iloc[-1]:.2f}, "
+                         f"rho {rho:+.2f}")  # fmt: skip
+        per_seed[k] = (shows, "; ".join(parts))
+    return _observation(
+        "nlrn-fig4-corr-maps",
+        "similar pixels get more of the correlation weight as the state index grows",
+        per_seed,
     )
 
 
@@ -456,14 +484,15 @@ def memorynet_fig7_features(
     exp: Experiment, budget: str, device: str | None = None
 ) -> FigureResult:
     """MemoryNet Fig. 7 on the entry's trained runs with a memory (Sec. IV-C)."""
-    models = {}
+    seeds = {}  # run -> {seed: model}, for the runs with a memory
     for run in exp.runs:
         try:
-            model = _model(exp, budget, run.name, device)
+            found = _seed_models(exp, budget, run.name, device)
         except FigureInputMissing:
             continue
-        if getattr(model, "memory", None) is not None:
-            models[run.name] = model
+        if getattr(next(iter(found.values())), "memory", None) is not None:
+            seeds[run.name] = found
+    models = {name: next(iter(found.values())) for name, found in seeds.items()}
     if not models:
         raise FigureInputMissing(f"{exp.id}: no run with a memory is trained at budget {budget!r}")
     recipe = exp.recipe_for(next(r for r in exp.runs if r.name in models), budget)
@@ -476,12 +505,18 @@ def memorynet_fig7_features(
         t = analysis.memory_feature_deviation(model, pairs, names)
         tables.append(t.assign(run=name, dataset=dataset, task=task))
     table = pd.concat(tables, ignore_index=True)
-    wide = table.pivot_table(index=["run", "image"], columns="features", values="deviation")
-    closer = (wide["with memory"] < wide["without memory"]).groupby(level="run").mean()
+    closer = {name: _share_closer(t) for name, t in zip(models, tables, strict=True)}
     measures = ["deviation", "psnr", "contrast", "correlation"]
     summary = table.groupby(["run", "features"], sort=False)[measures].mean().reset_index()
     summary["images"] = len(pairs)
     summary["share_closer_with_memory"] = summary.run.map(closer)
+    later = {  # the other seeds' share of images closer with the memory, for the judgement
+        (name, k): _share_closer(analysis.memory_feature_deviation(m, pairs, names))
+        for name, found in seeds.items()
+        for k, m in list(found.items())[1:]
+    }
+    shares = {(name, next(iter(found))): closer[name] for name, found in seeds.items()}
+    judged = pd.DataFrame([_fig7_closer({**shares, **later})])
 
     degraded, clean = pairs[0]
 
@@ -514,7 +549,7 @@ def memorynet_fig7_features(
     fig.tight_layout()
     return FigureResult(
         "memorynet_fig7_features",
-        {"summary": summary, "per_image": table},
+        {"summary": summary, "per_image": table, "judged": judged},
         fig,
         f"MemoryNet Fig. 7 on the {task} proxy ({dataset} '{names[0]}'; one row per run with a "
         "memory): stage 1's first-layer features (mean absolute value over channels, one colour "
@@ -524,7 +559,32 @@ def memorynet_fig7_features(
         "deviation ||f(a) - f(clean)|| / ||f(clean)|| of each from the clean image's features, "
         "the PSNR of the image a itself and its contrast (pixel standard deviation relative to "
         "the clean image's; summary: means, and the share "
-        "of images whose memory read lies closer).",
+        "of images whose memory read lies closer). `judged`: Sec. IV-C's observation on every "
+        "seed. " + OBSERVATION_RULE,
+    )
+
+
+def _share_closer(deviation: pd.DataFrame) -> float:
+    """The share of images whose features with the memory lie closer to the clean image's
+    than those without it (:func:`reprolib.analysis.memory_feature_deviation` rows)."""
+    wide = deviation.pivot_table(index="image", columns="features", values="deviation")
+    return float((wide["with memory"] < wide["without memory"]).mean())
+
+
+def _fig7_closer(shares: dict[tuple[str, int], float]) -> dict:
+    """MemoryNet Sec. IV-C / Fig. 7: "the original feature map without adding memory obviously
+    deviates from the original image", i.e. with the memory augment the first-layer features
+    lie closer to the clean image's: a seed shows it when, for every run with a memory trained
+    at that seed, more than half of the images are closer with the memory."""
+    per_seed: dict[int, tuple[bool, str]] = {}
+    for k in sorted({k for _, k in shares}):
+        mine = {run: v for (run, seed), v in shares.items() if seed == k}
+        text = ", ".join(f"{run} {v:.0%} of images closer" for run, v in mine.items())
+        per_seed[k] = (all(v > 0.5 for v in mine.values()), text)
+    return _observation(
+        "memorynet-fig7-features",
+        "first-layer features lie closer to the clean image's with the memory augment",
+        per_seed,
     )
 
 

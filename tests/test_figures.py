@@ -75,6 +75,13 @@ def test_nlrn_correlation_figure_and_curve_end_points(results):
     table = res.tables["similarity"]
     assert len(table) == 3 * table.state.nunique()
     assert table.mass_similar.between(0, 1 + 1e-5).all()
+    (obs,) = res.tables["judged"].to_dict("records")
+    assert obs["finding"] == "nlrn-fig4-corr-maps"
+    assert obs["verdict"] == "inconclusive (too few seeds: 1 < 3)"
+    assert obs["evidence"].startswith("seed 0: ") and "(256,256) lift " in obs["evidence"]
+    out = figures.output_dir(exp, "smoke")
+    assert (out / "nlrn_fig4_correlation.csv").is_file()  # the one table keeps its name
+    assert (out / "nlrn_fig4_correlation_judged.csv").is_file()
     ends = figures.make("curve_end_points", exp, "smoke").tables["end_points"]
     assert list(ends.run) == ["NLRN"]
     with pytest.raises(KeyError, match="unknown analysis"):
@@ -97,6 +104,10 @@ def test_memorynet_fig7_on_the_runs_with_a_memory(results, monkeypatch):
     assert list(summary.features) == ["without memory", "with memory"]
     assert summary.share_closer_with_memory.between(0, 1).all()
     assert summary.correlation.between(-1, 1).all()
+    (obs,) = res.tables["judged"].to_dict("records")
+    assert (obs["finding"], obs["seeds_showing"][-4:]) == ("memorynet-fig7-features", "of 1")
+    share = summary.share_closer_with_memory.iloc[0]
+    assert obs["evidence"].endswith(f"Memory {share:.0%} of images closer")
 
 
 def test_memorynet_fig7_draws_one_row_per_memory_run(results, monkeypatch):
