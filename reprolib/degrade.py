@@ -24,7 +24,8 @@ Contents
 * :func:`jpeg` -- JPEG compression at a quality factor (MemNet Sec. 5.1, RED-Net Sec. 5.4).
 * :func:`fspecial_gaussian`, :func:`fspecial_disk`, :func:`fspecial_motion`,
   :func:`deblur_kernel`, :func:`blur` -- blur kernels of RED-Net Sec. 5.5 and the filtering.
-* :func:`text_overlay`, :func:`random_scratches` -- inpainting corruptions of RED-Net Sec. 5.6.
+* :func:`text_overlay`, :func:`random_scratches`, :func:`inpaint_corruption` -- inpainting
+  corruptions of RED-Net Sec. 5.6.
 * :func:`synthetic_shadow`, :func:`synthetic_motion_blur`, :func:`synthetic_proxy` -- synthetic
   *proxies* for MemoryNet's ISTD shadow-removal and GoPro deblurring data (MemoryNet Sec. IV),
   which are not available here. They are not the real datasets and results on them are not
@@ -60,6 +61,8 @@ __all__ = [
     "blur",
     "text_overlay",
     "random_scratches",
+    "inpaint_corruption",
+    "SCRATCH_LEVEL",
     "synthetic_shadow",
     "synthetic_motion_blur",
     "synthetic_proxy",
@@ -70,6 +73,10 @@ _EPS = np.finfo(np.float64).eps
 
 #: The synthetic stand-ins for MemoryNet's tasks (:func:`synthetic_proxy`).
 PROXY_TASKS: tuple[str, ...] = ("shadow", "motion_blur")
+
+#: The inpainting "level" of scratch removal; text removal's level is its font size
+#: (:func:`inpaint_corruption`, RED-Net Sec. 5.6).
+SCRATCH_LEVEL = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -675,6 +682,22 @@ def random_scratches(
         draw.line(list(zip(xs.tolist(), ys.tolist())), fill=255, width=width, joint="curve")
     mask = np.asarray(canvas) > 0
     return _apply_mask(arr, mask, val), mask
+
+
+def inpaint_corruption(
+    img: np.ndarray, level: int, *, key: str | int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The corruption of one RED-Net Sec. 5.6 inpainting setting, keyed on the image.
+
+    ``level`` is the font size of the text (``font10``, ``font20``: :func:`text_overlay`) or
+    :data:`SCRATCH_LEVEL` for scratches (``scratch``: :func:`random_scratches`); corrupted
+    pixels are white (255). Training patches and test pairs both come from here, so an image
+    is corrupted the same way wherever it is used. Returns ``(corrupted, mask)`` as
+    :func:`text_overlay` does.
+    """
+    if level == SCRATCH_LEVEL:
+        return random_scratches(img, key=key)
+    return text_overlay(img, level, key=key)
 
 
 # --------------------------------------------------------------------------------------------

@@ -63,11 +63,12 @@ class Pair:
     Attributes:
         key: ``<set>/<file stem>``; it seeds the degradation, so a pair is the same every time.
         dataset: the set label the protocol is applied for (BSD200 is halved by some).
-        setting: ``"x3"``, ``"sigma25"``, ``"q10"``, ``"shadow"``, ...
+        setting: ``"x3"``, ``"sigma25"``, ``"q10"``, ``"font10"``, ``"shadow"``, ...
         protocol: the :mod:`reprolib.protocols` preset.
         degraded: the network input, float64 on [0, 1] (HxW; HxWx3 for the RGB proxies).
         target: the uint8 reference in the protocol's channel.
-        mask: the shadow region of the shadow proxy (bool HxW), else ``None``.
+        mask: the shadow region of the shadow proxy or the corrupted (text or scratch) pixels
+            of inpainting (bool HxW), else ``None``.
         scale: the SR scale (1 for other tasks): the width of the border some protocols shave.
     """
 
@@ -99,6 +100,9 @@ def _degrade(target: np.ndarray, setting: str, key: str) -> tuple[np.ndarray, np
         degraded = degrade.add_gaussian_noise(target.astype(np.float64), level, key=key) / 255.0
     elif task == "jpeg":
         degraded = degrade.jpeg(target, level).astype(np.float64) / 255.0
+    elif task == "inpaint":
+        corrupted, mask = degrade.inpaint_corruption(target, level, key=key)
+        degraded = corrupted.astype(np.float64) / 255.0
     else:
         corrupted, mask = degrade.synthetic_proxy(target, task, key=key)
         degraded = corrupted.astype(np.float64) / 255.0
@@ -113,6 +117,8 @@ def degraded_input(gt: np.ndarray, setting: str, key: str) -> np.ndarray:
     * ``sigma<n>``: additive Gaussian noise of std ``n`` (on the 0-255 scale), unclipped, seeded
       per image key and sigma (see :func:`reprolib.degrade.add_gaussian_noise`);
     * ``q<n>``: JPEG round trip of the uint8 channel at quality ``n`` (Pillow, IJG tables);
+    * ``font<n>`` / ``scratch``: white text of font size ``n`` or random scratches drawn on the
+      uint8 channel (:func:`reprolib.degrade.inpaint_corruption`), keyed on the image;
     * ``shadow`` / ``motion_blur``: MemoryNet's synthetic proxy of an RGB image, uint8
       (:func:`reprolib.degrade.synthetic_proxy`), keyed on the image.
     """

@@ -40,8 +40,8 @@ from reprolib import data, evaluate, imageops, protocols, restorers
 
 #: The protocol each task is scored under unless another is asked for.
 DEFAULT_PROTOCOL = {
-    "sr": "memnet_sr", "denoise": "dncnn_denoise", "jpeg": "memnet_jpeg", "shadow": "proxy",
-    "motion_blur": "proxy",
+    "sr": "memnet_sr", "denoise": "dncnn_denoise", "jpeg": "memnet_jpeg",
+    "inpaint": "red_inpaint", "shadow": "proxy", "motion_blur": "proxy",
 }  # fmt: skip
 
 #: Test sets offered by the live explorer (every name :mod:`reprolib.data` knows also works).

@@ -25,6 +25,11 @@ NLRN Sec. 5 - or RGB for MemoryNet), optionally adds rescaled copies (``scale_au
    * JPEG: each image is JPEG-coded once per quality (:func:`reprolib.degrade.jpeg`, IJG tables)
      and cached as uint8, again as the authors' data scripts do (the 8x8 block grid of the whole
      image is kept);
+   * inpainting (RED-Net Sec. 5.6): each image is corrupted once per setting - white text of the
+     level's font size, or scratches - by :func:`reprolib.degrade.inpaint_corruption` keyed on
+     the image, and cached as uint8. RED-Net "extract[s] image patches with text on them", so
+     only windows holding at least one corrupted (changed) pixel are drawn: uniformly among
+     those positions, over all images;
    * MemoryNet proxies: one synthetic shadow (:func:`reprolib.degrade.synthetic_shadow`) or
      motion blur (:func:`~reprolib.degrade.synthetic_motion_blur`) per image, keyed on the image
      name and cached.
@@ -49,7 +54,7 @@ from reprolib import data, degrade
 from reprolib.imageops import modcrop, to_channel
 from reprolib.imresize import imresize
 
-__all__ = ["PatchSampler", "apply_view"]
+__all__ = ["PatchSampler", "apply_view", "windows_with"]
 
 
 def apply_view(a: np.ndarray, view: int) -> np.ndarray:
@@ -61,12 +66,24 @@ def apply_view(a: np.ndarray, view: int) -> np.ndarray:
 
 @dataclass
 class _Source:
-    """One (image, level) pair: the target and its cached degraded input (None: on the fly)."""
+    """One (image, level) pair: the target and its cached degraded input (None: on the fly).
+
+    ``allowed`` marks the patch positions (top-left corners) that may be drawn when only some
+    may (inpainting: windows with a corrupted pixel); ``None`` allows every position."""
 
     key: str
     target: np.ndarray  # uint8 HxW or HxWx3
-    inp: np.ndarray | None  # float32 on [0, 1] (SR) or uint8 (JPEG, proxies)
+    inp: np.ndarray | None  # float32 on [0, 1] (SR) or uint8 (JPEG, inpainting, proxies)
     positions: int
+    allowed: np.ndarray | None = None  # bool (H - P + 1) x (W - P + 1)
+
+
+def windows_with(mask: np.ndarray, patch: int) -> np.ndarray:
+    """Which ``patch x patch`` windows of a bool HxW ``mask`` hold at least one True pixel, by
+    top-left corner: a bool ``(H - patch + 1) x (W - patch + 1)`` array (summed-area table)."""
+    s = np.pad(mask.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    p = patch
+    return (s[p:, p:] - s[:-p, p:] - s[p:, :-p] + s[:-p, :-p]) > 0
 
 
 class PatchSampler:
@@ -74,8 +91,10 @@ class PatchSampler:
 
     Args:
         images: ``(key, uint8 array)`` pairs or :class:`reprolib.data.LoadedImage` s.
-        task: ``"denoise"``, ``"sr"``, ``"jpeg"``, ``"shadow"`` or ``"motion_blur"``.
-        levels: sigmas / scales / qualities (ignored by the proxies).
+        task: ``"denoise"``, ``"sr"``, ``"jpeg"``, ``"inpaint"``, ``"shadow"`` or
+            ``"motion_blur"``.
+        levels: sigmas / scales / qualities / font sizes (``degrade.SCRATCH_LEVEL``: scratches);
+            ignored by the proxies.
         patch, batch: patch side and patches per :meth:`sample`.
         channel: ``"gray"``, ``"y"`` or ``"rgb"``.
         scale_aug: rescaling factors; every image is added at each (1.0 = as stored).
@@ -95,7 +114,7 @@ class PatchSampler:
         seed: int = 0,
         rank: int = 0,
     ) -> None:
-        if task not in ("denoise", "sr", "jpeg", "shadow", "motion_blur"):
+        if task not in ("denoise", "sr", "jpeg", "inpaint", "shadow", "motion_blur"):
             raise ValueError(f"unknown task {task!r}")
         if channel not in ("gray", "y", "rgb"):
             raise ValueError(f"channel must be 'gray', 'y' or 'rgb', got {channel!r}")
@@ -131,6 +150,7 @@ class PatchSampler:
             if not row:
                 raise ValueError(
                     f"no training image is at least {patch}x{patch} pixels (level {level})"
+                    + (" with a corrupted pixel in such a window" if task == "inpaint" else "")
                 )
             self.sources.append(row)
         self._cum = []
@@ -165,6 +185,12 @@ class PatchSampler:
         h, w = target.shape[:2]
         if h < p or w < p:
             return None
+        if self.task == "inpaint":  # only patches with corrupted pixels (RED-Net Sec. 5.6)
+            inp = degrade.inpaint_corruption(img, level, key=key)[0]
+            changed = inp != img
+            allowed = windows_with(changed.any(axis=2) if changed.ndim == 3 else changed, p)
+            n = int(allowed.sum())
+            return _Source(key, target, inp, n, allowed) if n else None
         return _Source(key, target, inp, (h - p + 1) * (w - p + 1))
 
     # -- sampling ------------------------------------------------------------------------------
@@ -185,7 +211,13 @@ class PatchSampler:
         )  # fmt: skip
         tops, lefts = np.empty(b, np.int64), np.empty(b, np.int64)
         for k in range(b):
-            h, w = self.sources[level[k]][idx[k]].target.shape[:2]
+            src = self.sources[level[k]][idx[k]]
+            if src.allowed is not None:  # uniform among the allowed positions (u_left unused)
+                flat = np.flatnonzero(src.allowed)
+                j = flat[min(int(u_top[k] * len(flat)), len(flat) - 1)]
+                tops[k], lefts[k] = divmod(int(j), src.allowed.shape[1])
+                continue
+            h, w = src.target.shape[:2]
             tops[k] = min(int(u_top[k] * (h - self.patch + 1)), h - self.patch)
             lefts[k] = min(int(u_left[k] * (w - self.patch + 1)), w - self.patch)
         return {"level": level, "image": idx, "top": tops, "left": lefts, "view": view,
@@ -217,7 +249,7 @@ class PatchSampler:
             inp = tgt + d["noise"] * sig[:, None, None, None]
         else:
             inp = inp.transpose(0, 3, 1, 2)
-            if self.task != "sr":  # uint8 caches (JPEG, proxies) -> [0, 1]
+            if self.task != "sr":  # uint8 caches (JPEG, inpainting, proxies) -> [0, 1]
                 inp = inp * np.float32(1.0 / 255.0)
         self.batches_drawn += 1
         meta = {k: v for k, v in d.items() if k != "noise"}

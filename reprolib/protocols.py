@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reprolib import metrics
-from reprolib.degrade import PROXY_TASKS
+from reprolib.degrade import PROXY_TASKS, SCRATCH_LEVEL
 from reprolib.imageops import modcrop, rgb2y, shave, to_channel, to_uint8
 from reprolib.imresize import imresize
 
-#: Every task a setting can name: the three of the papers' tables and MemoryNet's proxies.
-TASKS: tuple[str, ...] = ("denoise", "sr", "jpeg", *PROXY_TASKS)
+#: Every task a setting can name: the four of the papers' tables (RED-Net's inpainting, Sec. 5.6,
+#: included) and MemoryNet's proxies.
+TASKS: tuple[str, ...] = ("denoise", "sr", "jpeg", "inpaint", *PROXY_TASKS)
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,9 @@ class Protocol:
 
     Attributes:
         name: registry key, e.g. ``"memnet_sr"``.
-        task: ``"sr"``, ``"denoise"``, ``"jpeg"``, or ``"proxy"`` (MemoryNet's synthetic
-            shadow and motion-blur stand-ins, :data:`reprolib.degrade.PROXY_TASKS`).
+        task: ``"sr"``, ``"denoise"``, ``"jpeg"``, ``"inpaint"`` (RED-Net Sec. 5.6 text and
+            scratch removal) or ``"proxy"`` (MemoryNet's synthetic shadow and motion-blur
+            stand-ins, :data:`reprolib.degrade.PROXY_TASKS`).
         channel: the channel the reference and the network work in: ``"y"`` (MATLAB
             rgb2ycbcr), ``"gray"`` (MATLAB rgb2gray) or ``"rgb"``.
         score_y: score the Y of MATLAB rgb2ycbcr of (rounded) RGB images (MemoryNet).
@@ -118,6 +120,13 @@ PROTOCOLS: dict[str, Protocol] = {
             "channel at quality 10/20, float output, no border crop (LIVE1, Table 9)",
         ),
         Protocol(
+            "red_inpaint", "inpaint", "y", round_output=False,
+            source="RED-Net Sec. 5.6: LIVE1 with text of font size 10/20 or random scratches "
+            "(white, reprolib.degrade.inpaint_corruption keyed on each image); channel unstated, "
+            "the Y channel of RED's other LIVE1 task (JPEG, test code); float output, no "
+            "border crop as every RED task",
+        ),
+        Protocol(
             "proxy", "proxy", "rgb", round_output=True, score_y=True,
             source="MemoryNet's evaluation (PSNR/SSIM on the Y channel of uint8 RGB results), "
             "on the synthetic shadow / motion-blur proxies keyed on each image's name",
@@ -137,14 +146,20 @@ def parse_setting(setting: str) -> tuple[str, int]:
     """Parse a setting: ``'x3'`` -> ``('sr', 3)``, ``'sigma25'`` -> ``('denoise', 25)``, etc.
 
     A MemoryNet proxy names its task and has no level: ``'shadow'`` -> ``('shadow', 0)``.
+    Inpainting (RED-Net Sec. 5.6) is text of a font size, ``'font10'`` -> ``('inpaint', 10)``,
+    or scratches, ``'scratch'`` -> ``('inpaint', SCRATCH_LEVEL)``.
     Raises ``ValueError`` for malformed settings or values out of range (scale not 2/3/4,
-    negative sigma, quality outside 1-100).
+    negative sigma, quality outside 1-100, font size outside 4-200).
     """
     s = setting.strip().lower()
     if s in PROXY_TASKS:
         return s, 0
+    if s == "scratch":
+        return "inpaint", SCRATCH_LEVEL
     try:
-        if s.startswith("x"):
+        if s.startswith("font"):
+            task, value = "inpaint", int(s[4:])
+        elif s.startswith("x"):
             task, value = "sr", int(s[1:])
         elif s.startswith("sigma"):
             task, value = "denoise", int(s[5:])
@@ -155,7 +170,7 @@ def parse_setting(setting: str) -> tuple[str, int]:
     except ValueError:
         raise ValueError(
             f"bad setting {setting!r}: expected x2/x3/x4, sigma<level>, q<quality>, "
-            f"{' or '.join(PROXY_TASKS)}"
+            f"font<size>, scratch, {' or '.join(PROXY_TASKS)}"
         ) from None
     if task == "sr" and value not in (2, 3, 4):
         raise ValueError(f"scale must be 2, 3 or 4, got {value}")
@@ -163,4 +178,19 @@ def parse_setting(setting: str) -> tuple[str, int]:
         raise ValueError(f"sigma must be >= 0, got {value}")
     if task == "jpeg" and not 1 <= value <= 100:
         raise ValueError(f"JPEG quality must be in 1..100, got {value}")
+    if task == "inpaint" and not 4 <= value <= 200:
+        raise ValueError(f"font size must be in 4..200, got {value}")
     return task, value
+
+
+def setting_name(task: str, level: int) -> str:
+    """The setting of ``task`` at ``level``, the inverse of :func:`parse_setting`:
+    ``('denoise', 25)`` -> ``'sigma25'``, ``('inpaint', SCRATCH_LEVEL)`` -> ``'scratch'``."""
+    if task in PROXY_TASKS:
+        return task
+    if task == "inpaint":
+        return "scratch" if level == SCRATCH_LEVEL else f"font{level}"
+    prefixes = {"denoise": "sigma", "sr": "x", "jpeg": "q"}
+    if task not in prefixes:
+        raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+    return f"{prefixes[task]}{level}"

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from reprolib import protocols
-from reprolib.degrade import PROXY_TASKS
+from reprolib.degrade import PROXY_TASKS, SCRATCH_LEVEL
 from reprolib.imageops import CHANNELS
 
 __all__ = [
@@ -86,9 +86,11 @@ class Recipe:
             defined per family).
         paper: short citation of the source paper.
         model, model_kwargs: ``reprolib.models.build(model, **model_kwargs)``.
-        task: ``"denoise"``, ``"sr"``, ``"jpeg"``, ``"shadow"`` or ``"motion_blur"``.
-        levels: sigmas (0-255 scale), scales or JPEG qualities; one is drawn per patch, so a
-            tuple of several trains one model for all (MemNet Sec. 5.1). Empty for proxies.
+        task: ``"denoise"``, ``"sr"``, ``"jpeg"``, ``"inpaint"``, ``"shadow"`` or
+            ``"motion_blur"``.
+        levels: sigmas (0-255 scale), scales, JPEG qualities or inpainting font sizes
+            (``degrade.SCRATCH_LEVEL``: scratches); one is drawn per patch, so a tuple of several
+            trains one model for all (MemNet Sec. 5.1). Empty for proxies.
         train_set: :mod:`reprolib.data` split the patches come from.
         channel: ``"gray"`` (MATLAB rgb2gray), ``"y"`` (rgb2ycbcr luminance) or ``"rgb"``.
         patch, batch, iterations: patch side (pixels), patches per step (per process), steps.
@@ -168,9 +170,11 @@ class Recipe:
 
     @property
     def settings(self) -> tuple[str, ...]:
-        """The training levels as protocol settings (``'sigma30'``, ``'x2'``, ``'q10'``)."""
-        prefix = {"denoise": "sigma", "sr": "x", "jpeg": "q"}.get(self.task)
-        return tuple(f"{prefix}{v}" for v in self.levels) if prefix else (self.task,)
+        """The training levels as protocol settings (``'sigma30'``, ``'x2'``, ``'q10'``,
+        ``'font10'``, ``'scratch'``; a proxy's task name)."""
+        if not self.levels:
+            return (self.task,)
+        return tuple(protocols.setting_name(self.task, v) for v in self.levels)
 
     @property
     def in_channels(self) -> int:
@@ -263,8 +267,12 @@ _RED_SRC = (
     "denoising: one RED30 for patches 'of different levels of noises' (red_denoise_blind: the "
     "four test levels 10/30/50/70, one drawn per patch, chosen); Sec. 5.4 JPEG: MATLAB JPEG "
     "q10/q20, one model per quality as the released weights (red_jpeg_q10/q20), Y channel "
-    "(code), same 300 BSD images. Unstated, chosen: batch 64, 200k iterations, constant lr, "
-    "flip/rotate augmentation. Model: RED30 (Sec. 5)."
+    "(code), same 300 BSD images; Sec. 5.6 inpainting: patches 'with text on them' mapped to "
+    "the original patches, LIVE1 with text of font size 10/20 and random scratches "
+    "(red_inpaint: one model for the three, setting drawn per patch, as the network 'trained on"
+    " ... the text of font sizes 10 and 20'; scratches in the mix, the Y channel of the LIVE1 "
+    "JPEG task and only windows with corrupted pixels: chosen). Unstated, chosen: batch 64, "
+    "200k iterations, constant lr, flip/rotate augmentation. Model: RED30 (Sec. 5)."
 )
 
 
@@ -273,17 +281,20 @@ _RED_TASKS = {
     "denoise": ("sigma", "gray", "red", "Set12", ("BSD200",)),
     "jpeg": ("q", "y", "red_jpeg", "Set12", ("LIVE1",)),
     "sr": ("x", "y", "red_sr", "Set5", ("Set5", "Set14", "BSD100")),
+    "inpaint": ("font", "y", "red_inpaint", "Set12", ("LIVE1",)),
 }
-#: Blind models, one for every level (Table 3 denoising, Table 8 SR): name, levels, validation.
+#: Models for several levels (Table 3 denoising, Table 8 SR, Sec. 5.6 inpainting: font sizes 10
+#: and 20 and scratches): name, levels, validation level.
 _RED_BLIND = {
     "denoise": ("red_denoise_blind", (10, 30, 50, 70), 50),
     "sr": ("red_sr", (2, 3, 4), 3),
+    "inpaint": ("red_inpaint", (10, 20, SCRATCH_LEVEL), 10),
 }
 
 
 def _red(task: str, level: int | None) -> Recipe:
     """RED30 for one task: one model per level (Tables 2, 4-7, 9), or with ``level=None`` one
-    blind model for every level (Table 3 denoising, Table 8 SR)."""
+    blind model for every level (Table 3 denoising, Table 8 SR, Sec. 5.6 inpainting)."""
     prefix, channel, protocol, val_set, test_sets = _RED_TASKS[task]
     if level is None:
         name, levels, val_level = _RED_BLIND[task]
@@ -295,9 +306,9 @@ def _red(task: str, level: int | None) -> Recipe:
         channel=channel,
         protocol=protocol,
         val_set=val_set,
-        val_setting=f"{prefix}{val_level}",
+        val_setting=protocols.setting_name(task, val_level),
         test_sets=test_sets,
-        test_settings=tuple(f"{prefix}{lv}" for lv in levels),
+        test_settings=tuple(protocols.setting_name(task, lv) for lv in levels),
     )
     return Recipe(
         family="red", paper="Mao et al., RED-Net, NIPS 2016 / arXiv:1606.08921", model="red30",
@@ -437,6 +448,7 @@ _FAMILIES: dict[str, tuple[Any, str | None, tuple[int, ...]]] = {
     "red_denoise_blind": (lambda lv: _red("denoise", None), None, ()),
     "red_jpeg_q10": (lambda lv: _red("jpeg", 10), None, ()),
     "red_jpeg_q20": (lambda lv: _red("jpeg", 20), None, ()),
+    "red_inpaint": (lambda lv: _red("inpaint", None), None, ()),
     "nlrn_denoise": (lambda lv: _nlrn("denoise", lv), "sigma", (15, 25, 50)),
     "nlrn_denoise_bsd300": (lambda lv: _nlrn("denoise", lv, "bsd300"), "sigma", (30, 50, 70)),
     "nlrn_sr": (lambda lv: _nlrn("sr", None), None, ()),

@@ -375,6 +375,17 @@ def test_random_scratches():
         D.random_scratches(img, key="s", width_range=(3, 1))
 
 
+def test_inpaint_corruption_is_text_of_the_font_size_or_scratches():
+    img = _img(96, 128)
+    for level in (10, 20):
+        got = D.inpaint_corruption(img, level, key="k")
+        want = D.text_overlay(img, level, key="k")
+        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+    got = D.inpaint_corruption(img, D.SCRATCH_LEVEL, key="k")
+    want = D.random_scratches(img, key="k")
+    assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+
+
 # ---------------------------------------------------------------------------------------------
 # MemoryNet proxies
 # ---------------------------------------------------------------------------------------------

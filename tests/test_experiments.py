@@ -165,6 +165,38 @@ def test_registry_entries_are_well_formed():
             build_model(recipe)
 
 
+def test_inpainting_entry_scores_the_claimed_cells_and_leaves_the_foe_finding_unchecked():
+    """rednet/sec5.6: RED30's LIVE1 cells of the claims file are its evaluation grid; the
+    finding compares RED30 with FoE, which is cited, so no check can express it."""
+    from reprolib import claims
+
+    exp = experiments.get("rednet/sec5.6")
+    c = claims.load_claims("rednet")
+    cells = c[(c.table == "sec5.6") & (c.method == "RED30")]
+    grid = exp.recipe_for(exp.runs[0], "cpu")
+    assert set(zip(cells.dataset, cells.setting)) == {
+        (d, s) for d in grid.test_sets for s in grid.test_settings
+    }
+    assert grid.name == "red_inpaint" and grid.model == "red30" and exp.runs[0].label == "RED30"
+    assert exp.tables == ("sec5.6",) and exp.seeds == (0, 1, 2)
+    assert exp.checks == () and "FoE" in exp.note
+
+
+def test_inpainting_entry_trains_and_scores_at_the_smoke_budget(tmp_path, data_root):
+    """The whole path of Sec. 5.6: corrupted BSD300 patches, RED30, LIVE1 font10/font20/scratch
+    (first image only; ~20 s on one busy core)."""
+    from reprolib import evaluate, train
+
+    exp = experiments.get("rednet/sec5.6")
+    recipe = exp.recipe_for(exp.runs[0], "smoke")
+    summary = train.train(recipe, None, tmp_path, device="cpu", progress=False, threads=1)
+    assert summary["status"] == "finished"
+    m = evaluate.evaluate_run(tmp_path, limit=1, threads=1, progress=False)
+    assert list(m.setting) == ["font10", "font20", "scratch"]
+    assert (m.dataset == "LIVE1").all() and (m.protocol == "red_inpaint").all()
+    assert (m.n_images == 1).all() and m.psnr.between(5, 60).all()
+
+
 def test_spec_hash_changes_with_budget_overrides_and_recipe_values(monkeypatch):
     exp = Experiment("p/t", "t", "p", (Run("A", "red_denoise", sigma=50),), {})
     a = exp.runs[0]

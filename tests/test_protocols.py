@@ -9,10 +9,19 @@ from reprolib import evaluate, protocols, restorers
 
 
 @pytest.mark.parametrize(
-    "setting,expected", [("x3", ("sr", 3)), ("sigma25", ("denoise", 25)), ("q10", ("jpeg", 10))]
+    "setting,expected",
+    [
+        ("x3", ("sr", 3)),
+        ("sigma25", ("denoise", 25)),
+        ("q10", ("jpeg", 10)),
+        ("font20", ("inpaint", 20)),
+        ("scratch", ("inpaint", 0)),
+        ("shadow", ("shadow", 0)),
+    ],
 )
 def test_parse_setting(setting, expected):
     assert protocols.parse_setting(setting) == expected
+    assert protocols.setting_name(*expected) == setting  # and back
 
 
 @pytest.mark.parametrize(
@@ -22,6 +31,8 @@ def test_parse_setting(setting, expected):
         ("sigma-5", "sigma must be >= 0"),
         ("q0", "quality must be in 1..100"),
         ("q101", "quality must be in 1..100"),
+        ("font0", "font size must be in 4..200"),
+        ("font300", "font size must be in 4..200"),
         ("blur", "bad setting"),
         ("xfoo", "bad setting"),
     ],
@@ -127,3 +138,27 @@ def test_proxy_settings_name_their_task_and_fit_only_the_proxy_protocol():
         protocols.get("proxy").task_of("sigma25")
     with pytest.raises(ValueError, match="is for denoise"):
         protocols.get("dncnn_denoise").task_of("shadow")
+
+
+def test_inpainting_pairs_are_corrupted_the_same_way_every_time_per_image(data_root):
+    """RED-Net Sec. 5.6 on LIVE1: white text (font 10/20) or scratches on the Y channel, keyed
+    on each image, so every model is scored on the same corrupted images."""
+    from reprolib import data
+    from reprolib.imageops import rgb2y
+
+    first, second = data.load("LIVE1", limit=2)
+    masks = {}
+    for setting in ("font10", "font20", "scratch"):
+        a = evaluate.make_pair(first, "LIVE1", setting, "red_inpaint")
+        b = evaluate.make_pair(first, "LIVE1", setting, "red_inpaint")
+        assert np.array_equal(a.degraded, b.degraded) and np.array_equal(a.mask, b.mask)
+        assert np.array_equal(a.target, rgb2y(first.pixels))
+        assert np.all(a.degraded[a.mask] == 1.0)  # white corruption ...
+        assert np.array_equal(a.degraded[~a.mask] * 255.0, a.target[~a.mask])  # ... only there
+        assert 0.005 < a.mask.mean() < 0.3
+        other = evaluate.make_pair(second, "LIVE1", setting, "red_inpaint")
+        assert not np.array_equal(other.mask, a.mask[: other.mask.shape[0], : other.mask.shape[1]])
+        masks[setting] = a.mask
+    assert not np.array_equal(masks["font10"], masks["font20"])
+    with pytest.raises(ValueError, match="is for inpaint"):
+        protocols.get("red_inpaint").task_of("q10")

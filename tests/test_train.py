@@ -19,7 +19,7 @@ import torch
 from reprolib import degrade, recipes
 from reprolib.evaluate import evaluate_checkpoint
 from reprolib.imresize import imresize
-from reprolib.patches import PatchSampler, apply_view
+from reprolib.patches import PatchSampler, apply_view, windows_with
 from reprolib.recipes import RecipeError, get_recipe, with_overrides
 from reprolib.train import CHECKPOINT, LOG, RecipeMismatchError, RunError
 from reprolib.train import train as run_train
@@ -175,6 +175,22 @@ def test_recipe_and_budget_errors():
             assert get_recipe(name, budget=budget, **kw).budget == budget
 
 
+def test_red_inpaint_is_one_model_for_text_and_scratches_scaled_like_red_jpeg():
+    """RED-Net Sec. 5.6 on RED's JPEG set-up (Y channel, BSD300, LIVE1): only the task, its
+    levels and the protocol differ, at every budget."""
+    for budget in recipes.BUDGETS:
+        r = get_recipe("red_inpaint", budget=budget)
+        assert r.settings == r.test_settings == ("font10", "font20", "scratch")
+        assert (r.task, r.protocol, r.channel, r.train_set) == ("inpaint", "red_inpaint", "y",
+                                                                "BSD300")  # fmt: skip
+        diff = recipes.recipe_diff(get_recipe("red_jpeg_q10", budget=budget), r)
+        assert {line.split(":")[0] for line in diff} == {
+            "name", "task", "levels", "protocol", "val_setting", "test_settings"
+        }  # fmt: skip
+    text_only = get_recipe("red_inpaint", levels=[10, 20])  # the register's other reading
+    assert text_only.settings == ("font10", "font20")
+
+
 # ---------------------------------------------------------------------------------------------
 # (d) the patch sampler
 # ---------------------------------------------------------------------------------------------
@@ -228,6 +244,43 @@ def test_sampler_sr_and_jpeg_inputs():
     sh = PatchSampler(rgb, task="shadow", levels=(), patch=16, batch=3, channel="rgb", seed=0)
     x, y = sh.sample()
     assert x.shape == (3, 3, 16, 16) and float(x.max()) <= 1.0
+
+
+def test_windows_with_marks_the_windows_holding_a_true_pixel():
+    mask = np.zeros((5, 6), bool)
+    mask[2, 3] = True
+    got = windows_with(mask, 2)  # 2x2 windows: corners (1..2, 2..3) cover (2, 3)
+    want = np.zeros((4, 5), bool)
+    want[1:3, 2:4] = True
+    assert np.array_equal(got, want)
+    assert windows_with(np.ones((3, 3), bool), 3).tolist() == [[True]]
+
+
+def test_sampler_inpainting_pairs_are_clean_targets_with_corrupted_pixels_in_every_patch():
+    """RED-Net Sec. 5.6: patches "with text on them" (or scratches), mapped to the originals."""
+    imgs = synthetic_images(3, 96)
+    kw = dict(task="inpaint", levels=(10, 20, degrade.SCRATCH_LEVEL), patch=16, batch=48,
+              channel="y", seed=2)  # fmt: skip
+    x, y, meta = PatchSampler(imgs, **kw).sample_numpy()
+    x2, y2, _ = PatchSampler(imgs, **kw).sample_numpy()
+    assert np.array_equal(x, x2) and np.array_equal(y, y2)  # deterministic for a seed
+    assert set(meta["levels"]) == {10, 20, degrade.SCRATCH_LEVEL}
+    for k in range(48):
+        img = dict(imgs)[meta["keys"][k]]
+        corrupted = degrade.inpaint_corruption(img, int(meta["levels"][k]), key=meta["keys"][k])[0]
+        t, left, v = meta["top"][k], meta["left"][k], int(meta["view"][k])
+        win = (slice(t, t + 16), slice(left, left + 16))
+        assert np.allclose(y[k, 0] * 255.0, apply_view(img[win], v), atol=1e-4)  # clean
+        assert np.allclose(x[k, 0] * 255.0, apply_view(corrupted[win], v), atol=1e-4)
+        changed = x[k, 0] != y[k, 0]
+        assert changed.any()  # every patch holds corrupted pixels ...
+        assert np.all(x[k, 0][changed] == 1.0)  # ... white, and only those differ
+    # Scratches leave most 16-pixel windows of these images clean: only the others are drawn.
+    scratch = PatchSampler(imgs, **{**kw, "levels": (degrade.SCRATCH_LEVEL,), "batch": 64})
+    clean = [~windows_with(s.inp != s.target, 16) for s in scratch.sources[0]]
+    assert np.mean([c.mean() for c in clean]) > 0.2
+    x, y, _ = scratch.sample_numpy()
+    assert (x != y).reshape(64, -1).any(axis=1).all()
 
 
 # ---------------------------------------------------------------------------------------------
