@@ -263,14 +263,11 @@ def finding_items(paper: str, registry: dict, items: list[str]) -> dict[str, lis
     for f in claims.load_findings().query("paper == @paper").itertuples():
         mine = [i for i in claims.source_items(f.source) if i in items]
         if not mine:
-            checking = [e for e in registry.values() if f.claim_id in _checked_findings(e)]
-            mine = list(dict.fromkeys(i for e in checking for i in entry_items(e, items, False)))
+            checking = experiments.checking_entries(registry).get(f.claim_id, [])
+            mine = [i for eid in checking for i in entry_items(registry[eid], items, False)]
+            mine = list(dict.fromkeys(mine))
         out[f.claim_id] = mine or [TEXT_ITEM]
     return out
-
-
-def _checked_findings(exp: experiments.Experiment) -> set[str]:
-    return {c.get("finding") for c in exp.checks}
 
 
 def _range(infos: list[dict], key: str, scale: float = 1.0) -> tuple:
@@ -335,7 +332,7 @@ def _findings_of(ids: list[str], verdicts: pd.DataFrame, observed: pd.DataFrame,
         if found.empty:
             found = observed[observed["finding"] == fid]
         if found.empty:
-            checking = sorted(e.id for e in registry.values() if fid in _checked_findings(e))
+            checking = sorted(experiments.checking_entries(registry).get(fid, []))
             reason = status.at[fid, "reason"] if fid in status.index else ""
             if checking:
                 reason = f"checked by {', '.join(checking)} once its runs are scored"

@@ -147,6 +147,16 @@ def load(path: Path = REGISTRY) -> dict[str, Experiment]:
     return out
 
 
+def checking_entries(registry: dict[str, Experiment]) -> dict[str, list[str]]:
+    """Each finding id -> the ids of the registry entries whose checks judge it, in registry
+    order (an entry named once)."""
+    out: dict[str, list[str]] = {}
+    for eid, exp in registry.items():
+        for finding in dict.fromkeys(c.get("finding") for c in exp.checks):
+            out.setdefault(finding, []).append(eid)
+    return out
+
+
 def get(eid: str) -> Experiment:
     registry = load()
     if eid not in registry:

@@ -495,7 +495,7 @@ def _finding_row(f: dict, checked_by: Mapping[str, list[str]],
     comparable verdict, ``checked_in`` being the findings.csv that holds it; ``checked_by``:
     finding -> the registry entries whose ``checks`` list it; ``no_data``: (paper, table) ->
     why none of that table's cells can be measured here)."""
-    entries = list(dict.fromkeys(checked_by.get(f["claim_id"], [])))
+    entries = checked_by.get(f["claim_id"], [])
     missing = [no_data[(f["paper"], t)] for t in sorted(_source_tables(f["source"]))
                if (f["paper"], t) in no_data]  # fmt: skip
     if entries:
@@ -518,7 +518,9 @@ def _finding_row(f: dict, checked_by: Mapping[str, list[str]],
     )
     if status == DIRECTION and f["budget"] in COMPARABLE:
         status = "reproduced"
-    reason = f"{f['verdict']} at {f['budget']} budget: {f['reason']} ({f['checked_in']})"
+    reason = f"{f['verdict']} at {f['budget']} budget: {f['reason']}"
+    if str(f["checked_in"]) not in reason:
+        reason += f" ({f['checked_in']})"
     return {**row, "budget": f["budget"], "status": status, "reason": reason,
             "source": f["checked_in"]}  # fmt: skip
 
@@ -579,10 +581,7 @@ def build() -> pd.DataFrame:
         on="claim_id",
         how="left",
     )
-    checked_by: dict[str, list[str]] = {}
-    for eid, exp in registry.items():
-        for c in exp.checks:
-            checked_by.setdefault(c["finding"], []).append(eid)
+    checked_by = experiments.checking_entries(registry)
     # A table none of whose cells is measured, some for want of data here (the rest being
     # cited results of other methods), cannot decide a finding either.
     cells = pd.DataFrame(rows)

@@ -514,3 +514,10 @@ def test_an_entry_spanning_tables_lists_each_measured_cell_once(monkeypatch, tmp
     written = pd.read_csv(exp.folder / "summary.csv")
     assert len(written) == len(summ) + 1 and (written.budget == "smoke").sum() == 1
     assert not ((written.table == "table6") & (written.dataset == "Set5")).any()
+
+
+def test_checking_entries_names_each_entry_that_judges_a_finding_once():
+    checking = experiments.checking_entries(experiments.load())
+    assert checking["memnet-tab1-connections"] == ["memnet/table1"]
+    assert checking["nlrn-tab5-mv"] == ["nlrn/table5"]
+    assert all(len(ids) == len(set(ids)) for ids in checking.values())

@@ -390,6 +390,8 @@ def test_figure_observations_join_the_verdicts_and_a_registered_check_names_its_
     assert v.loc["memnet-fig5-obs3-memories", "reason"].startswith("seeds disagree; (b)")
     board = scoreboard.build().set_index("claim_id")
     assert board.loc["memnet-fig5-obs2-decay", "status"] == scoreboard.INCONCLUSIVE
+    # the scoreboard names the observation's file once, not again after the reason
+    assert board.loc["memnet-fig5-obs2-decay", "reason"].count("gate_norms_judged.csv") == 1
     # a finding the registry checks but whose runs are not scored names the entry
     assert board.loc["memnet-tab6-deeper-better", "reason"].startswith(
         "checked by registry entry memnet/table6"
