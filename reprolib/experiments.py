@@ -73,6 +73,9 @@ class Experiment:
     note: str = ""
     analyses: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0,)
+    #: Findings of this entry's tables or figures that no check here can judge -> why (a
+    #: compared method is a cited result, the claim is visual, ...): the scoreboard says so.
+    unchecked: dict[str, str] = field(default_factory=dict)
 
     @property
     def folder(self) -> Path:
@@ -143,6 +146,7 @@ def load(path: Path = REGISTRY) -> dict[str, Experiment]:
             tables=tuple(e.get("tables", ())), checks=tuple(e.get("checks", ())),
             x=e.get("x", {}), note=e.get("note", ""), analyses=tuple(e.get("analyses", ())),
             seeds=tuple(int(k) for k in e.get("seeds", (0,))),
+            unchecked=dict(e.get("unchecked", {})),
         )  # fmt: skip
     return out
 
@@ -155,6 +159,16 @@ def checking_entries(registry: dict[str, Experiment]) -> dict[str, list[str]]:
         for finding in dict.fromkeys(c.get("finding") for c in exp.checks):
             out.setdefault(finding, []).append(eid)
     return out
+
+
+def unchecked_reasons(registry: dict[str, Experiment]) -> dict[str, str]:
+    """Each finding some entry lists under ``unchecked`` -> why it cannot be checked here,
+    naming the entry (``"<reason> (registry entry <id>)"``; several entries joined by ``; ``)."""
+    out: dict[str, list[str]] = {}
+    for eid, exp in registry.items():
+        for finding, why in exp.unchecked.items():
+            out.setdefault(finding, []).append(f"{why} (registry entry {eid})")
+    return {finding: "; ".join(whys) for finding, whys in out.items()}
 
 
 def get(eid: str) -> Experiment:

@@ -83,6 +83,7 @@ ARCHITECTURE_METRICS = ("params", "depth", "filters", "training_images")
 FORMULA_REASON = (
     "depth is a formula of the constructor arguments: checked for consistency, not a reproduction"
 )
+NOT_CHECKABLE = "no check can judge it here"
 NO_FINDING_REASON = "gap reported, not judged: no checked finding compares this method"
 
 UNAVAILABLE = {
@@ -490,17 +491,21 @@ def _measured_status(r: dict, checked: list[dict]) -> tuple[str, str]:
 
 
 def _finding_row(f: dict, checked_by: Mapping[str, list[str]],
-                 no_data: Mapping[tuple[str, str], str]) -> dict:  # fmt: skip
+                 no_data: Mapping[tuple[str, str], str],
+                 cannot: Mapping[str, str]) -> dict:  # fmt: skip
     """The scoreboard row of one stated finding (``f``: findings.csv row joined with its most
     comparable verdict, ``checked_in`` being the findings.csv that holds it; ``checked_by``:
     finding -> the registry entries whose ``checks`` list it; ``no_data``: (paper, table) ->
-    why none of that table's cells can be measured here)."""
+    why none of that table's cells can be measured here; ``cannot``: finding -> why no check
+    can judge it here, from the registry's ``unchecked`` lists)."""
     entries = checked_by.get(f["claim_id"], [])
     missing = [no_data[(f["paper"], t)] for t in sorted(_source_tables(f["source"]))
                if (f["paper"], t) in no_data]  # fmt: skip
     if entries:
         unchecked = (f"checked by registry entry {', '.join(entries)}, whose runs are not all "
                      "trained and scored yet")  # fmt: skip
+    elif f["claim_id"] in cannot:
+        unchecked = f"{NOT_CHECKABLE}: {cannot[f['claim_id']]}"
     elif missing:
         unchecked = f"nothing to check it on here: {'; '.join(dict.fromkeys(missing))}"
     else:
@@ -590,7 +595,8 @@ def build() -> pd.DataFrame:
         reasons = part["reason"][part["reason"].isin(NO_DATA_REASONS)]
         if part["measured"].isna().all() and not reasons.empty:
             no_data[(paper, table)] = reasons.iloc[0]
-    rows += [_finding_row(f, checked_by, no_data) for f in joined.to_dict("records")]
+    cannot = experiments.unchecked_reasons(registry)
+    rows += [_finding_row(f, checked_by, no_data, cannot) for f in joined.to_dict("records")]
     out = pd.DataFrame(rows)[COLUMNS]
     reduced = out["budget"].notna() & ~out["budget"].isin(COMPARABLE) & (out["kind"] != "finding")
     if (reduced & (out["status"] == "reproduced")).any():  # never, by construction

@@ -159,6 +159,9 @@ def test_registry_entries_are_well_formed():
             assert c["finding"] in finding_ids, f"{eid}: unknown finding {c['finding']}"
             named = c.get("runs", []) + ([c["run"]] if "run" in c else [])
             assert set(named) <= {r.name for r in e.runs}, f"{eid}: check names unknown runs"
+        for finding in e.unchecked:  # a finding is either checked here or said not to be
+            assert finding in finding_ids, f"{eid}: unknown finding {finding}"
+            assert finding not in {c["finding"] for c in e.checks}, f"{eid}: {finding} twice"
         for r in e.runs:
             # Unknown recipes, bad overrides or model keywords raise here, before any training.
             recipe = recipes.get_recipe(r.recipe, sigma=r.sigma, budget="smoke", **r.overrides)
@@ -521,3 +524,11 @@ def test_checking_entries_names_each_entry_that_judges_a_finding_once():
     assert checking["memnet-tab1-connections"] == ["memnet/table1"]
     assert checking["nlrn-tab5-mv"] == ["nlrn/table5"]
     assert all(len(ids) == len(set(ids)) for ids in checking.values())
+
+
+def test_unchecked_reasons_name_the_entry_that_gives_them():
+    reasons = experiments.unchecked_reasons(experiments.load())
+    assert reasons["rednet-tab8-blind-sr"].endswith("(registry entry rednet/table8)")
+    assert "CSCN" in reasons["rednet-tab8-blind-sr"]
+    checking = experiments.checking_entries(experiments.load())
+    assert not set(reasons) & set(checking), "a finding both checked and said uncheckable"

@@ -249,7 +249,10 @@ def test_reasons_of_implemented_per_level_and_other_table_models(monkeypatch, tm
         "implemented here (reprolib.models), but no registry entry trains this model for this "
         "table yet"
     )
-    assert "trained for nlrn/table4 (cpu budget)" in reason["memnet-table3-BSD200-sigma30-RED-psnr"]
+    # memnet/table3 trains RED30 per level itself; the cell waits for its runs
+    assert reason["memnet-table3-BSD200-sigma30-RED-psnr"] == (
+        "needs training for this table (registry entry memnet/table3); not yet run"
+    )
     assert reason["rednet-table4-Set5-x2-RED20-psnr"] == (
         "needs training for this table (registry entry rednet/table4); not yet run"
     )
@@ -276,10 +279,17 @@ def test_reasons_of_implemented_per_level_and_other_table_models(monkeypatch, tm
     t2 = reg["rednet/table2"]
     only50 = dataclasses.replace(t2, runs=tuple(r for r in t2.runs if r.sigma == 50))
     monkeypatch.setattr(scoreboard.experiments, "load", lambda: {**reg, t2.id: only50})
+    t3 = reg["memnet/table3"]
+    no_red = dataclasses.replace(t3, runs=t3.runs[:1], checks=())
+    monkeypatch.setattr(
+        scoreboard.experiments, "load", lambda: {**reg, t2.id: only50, t3.id: no_red}
+    )
     reason = scoreboard.build().set_index("claim_id")["reason"]
     assert reason["rednet-table2-BSD200-sigma10-RED10-psnr"].startswith(
         "needs its own model trained at this noise level"
     )
+    # A method this table does not train, trained by another entry, says where
+    assert "trained for nlrn/table4 (cpu budget)" in reason["memnet-table3-BSD200-sigma30-RED-psnr"]
 
 
 def test_a_finding_checked_several_times_keeps_its_weakest_verdict(monkeypatch, tmp_path):
@@ -396,8 +406,10 @@ def test_figure_observations_join_the_verdicts_and_a_registered_check_names_its_
     assert board.loc["memnet-tab6-deeper-better", "reason"].startswith(
         "checked by registry entry memnet/table6"
     )
-    assert (
-        board.loc["memnet-sec1-single-model", "reason"] == "no experiment checks this finding yet"
+    # a finding the registry says no check can judge here gives the entry's reason
+    assert board.loc["rednet-tab8-blind-sr", "reason"] == (
+        f"{scoreboard.NOT_CHECKABLE}: the compared method, CSCN, is a cited result not "
+        "re-implemented here (registry entry rednet/table8)"
     )
     # each entry named once, however many of its checks judge the finding
     assert board.loc["nlrn-tab5-mv", "reason"].startswith(
