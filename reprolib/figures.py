@@ -280,11 +280,11 @@ def memnet_fig5_gate_norms(exp: Experiment, budget: str, device: str | None = No
     )
 
 
-def _bar_distance(a: torch.nn.Module, b: torch.nn.Module) -> float:
+def _bar_distance(a: pd.DataFrame, b: pd.DataFrame) -> float:
     """Mean absolute difference of two MemNets' Fig. 5 bars (mean normalised norm per block and
-    kind of memory): how differently their gates weigh the memories."""
-    bars = [analysis.gate_norm_bars(analysis.gate_norm_table(m)) for m in (a, b)]
-    return float((bars[0] - bars[1]).abs().to_numpy().mean())
+    kind of memory, :func:`reprolib.analysis.gate_norm_bars`): how differently their gates
+    weigh the memories."""
+    return float((a - b).abs().to_numpy().mean())
 
 
 def _fig5_tasks_differ(tasks: dict[str, dict]) -> dict:
@@ -297,12 +297,16 @@ def _fig5_tasks_differ(tasks: dict[str, dict]) -> dict:
         absent = ", ".join(t for t in FIG5_TASKS if t not in tasks)
         row = _observation("memnet-fig5-obs1-tasks", claim, {})
         return {**row, "evidence": f"not trained at this budget: {absent}"}
-    within = [_bar_distance(m[i], m[j]) for m in tasks.values() for i in m for j in m if i < j]
+    bars = {
+        task: {k: analysis.gate_norm_bars(analysis.gate_norm_table(m)) for k, m in models.items()}
+        for task, models in tasks.items()
+    }
+    within = [_bar_distance(b[i], b[j]) for b in bars.values() for i in b for j in b if i < j]
     per_seed = {}
-    for k in sorted(set.intersection(*(set(m) for m in tasks.values()))):
-        names = list(tasks)
+    for k in sorted(set.intersection(*(set(b) for b in bars.values()))):
+        names = list(bars)
         between = {
-            f"{a}/{b}": _bar_distance(tasks[a][k], tasks[b][k])
+            f"{a}/{b}": _bar_distance(bars[a][k], bars[b][k])
             for n, a in enumerate(names)
             for b in names[n + 1 :]
         }
