@@ -546,13 +546,15 @@ def summary(exp: Experiment, budget: str) -> pd.DataFrame:
     m = run_metrics(exp, budget)
     if m.empty:
         return m
+    # Per protocol: two runs scored under different protocols each take their own input score
+    # (a cell scored under two protocols would otherwise be joined twice).
     base = input_baseline(exp, budget).melt(
-        id_vars=["dataset", "setting", "n_images"], value_vars=["psnr", "ssim"],
+        id_vars=["protocol", "dataset", "setting", "n_images"], value_vars=["psnr", "ssim"],
         var_name="metric", value_name="input",
     )  # fmt: skip
     long = m.melt(
         id_vars=["dataset", "setting", "method", "run", "n_images", "budget", "iterations",
-                 "wall_s", "hardware"],
+                 "wall_s", "hardware", "protocol"],
         value_vars=["psnr", "ssim"], var_name="metric", value_name="measured",
     )  # fmt: skip
     rows, tables = [], exp.tables or ("-",)
@@ -563,7 +565,7 @@ def summary(exp: Experiment, budget: str) -> pd.DataFrame:
     long = pd.concat(rows, ignore_index=True)
     out = claims.compare(long).merge(
         long[["paper", "table", "dataset", "setting", "method", "metric", "run", "budget",
-              "iterations", "wall_s", "hardware"]],
+              "iterations", "wall_s", "hardware", "protocol"]],
         on=["paper", "table", "dataset", "setting", "method", "metric"], how="left",
     )  # fmt: skip
     # Each cell once (RED Tables 4-6: one test set each), under its claiming table or the first.
@@ -571,9 +573,9 @@ def summary(exp: Experiment, budget: str) -> pd.DataFrame:
     claimed_somewhere = out.groupby(cell)["claimed"].transform(lambda c: c.notna().any())
     unclaimed_once = ~claimed_somewhere & (out["table"] == tables[0])
     out = out[out["claimed"].notna() | unclaimed_once].reset_index(drop=True)
-    out = out.merge(base, on=["dataset", "setting", "n_images", "metric"], how="left")
+    out = out.merge(base, on=["protocol", "dataset", "setting", "n_images", "metric"], how="left")
     out["gain"] = out["measured"] - out["input"]
-    return out
+    return out.drop(columns="protocol")
 
 
 FINDING_COLUMNS = [

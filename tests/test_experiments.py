@@ -532,3 +532,32 @@ def test_unchecked_reasons_name_the_entry_that_gives_them():
     assert "CSCN" in reasons["rednet-tab8-blind-sr"]
     checking = experiments.checking_entries(experiments.load())
     assert not set(reasons) & set(checking), "a finding both checked and said uncheckable"
+
+
+def test_runs_scored_under_two_protocols_on_one_cell_each_take_their_own_input(
+    monkeypatch, tmp_path
+):
+    """MemNet Table 3 scores MemNet (protocol memnet_denoise) and RED30 (protocol red) on BSD200
+    sigma 50: each run's row appears once, with the input score of its own protocol."""
+    shutil.copytree(experiments.claims.claims_dir(), tmp_path / "claims")
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    exp = Experiment(
+        "memnet/t", "t", "memnet", (Run("MemNet", "r"), Run("RED30", "r", method="RED")), {},
+        tables=("table3",),
+    )  # fmt: skip
+    for run, protocol, psnr in (("MemNet", "memnet_denoise", 24.5), ("RED30", "red", 24.9)):
+        run_dir = exp.run_dir(next(r for r in exp.runs if r.name == run), "cpu")
+        run_dir.mkdir(parents=True)
+        (run_dir / "train_summary.json").write_text("{}")
+        pd.DataFrame(
+            [{"protocol": protocol, "dataset": "BSD200", "setting": "sigma50", "psnr": psnr,
+              "ssim": 0.6, "n_images": 200}]
+        ).to_csv(run_dir / "metrics.csv", index=False)  # fmt: skip
+    pd.DataFrame(
+        [{"protocol": p, "dataset": "BSD200", "setting": "sigma50", "n_images": 200,
+          "psnr": 14.0 + k, "ssim": 0.2} for k, p in enumerate(("memnet_denoise", "red"))]
+    ).to_csv(exp.folder / "cpu" / "input_baseline.csv", index=False)  # fmt: skip
+    psnr = experiments.summary(exp, "cpu").query("metric == 'psnr'").set_index("run")
+    assert len(psnr) == 2
+    assert psnr.loc["MemNet", "gain"] == pytest.approx(10.5)
+    assert psnr.loc["RED30", "gain"] == pytest.approx(9.9)
