@@ -55,6 +55,7 @@ __all__ = [
     "recipe_to_dict",
     "required_sets",
     "spec_fields",
+    "training_fields",
     "validate",
     "with_overrides",
 ]
@@ -847,16 +848,32 @@ def recipe_from_dict(d: Mapping[str, Any]) -> Recipe:
 EVALUATION_ONLY_FIELDS: tuple[str, ...] = ("test_sets", "test_settings", "test_ensemble", "source")
 
 
+def training_fields(recipe: Recipe) -> dict[str, Any]:
+    """What a trained run folder (weights, ``log.csv``, summary) depends on: :func:`recipe_to_dict`
+    without :data:`EVALUATION_ONLY_FIELDS`, and ``protocol`` as its scoring rules
+    (:attr:`reprolib.protocols.Protocol.scoring`) rather than its name.
+
+    The protocol is not evaluation-only: training scores the validation images with it (the
+    log's ``val_psnr``, which the verdict's convergence test reads, and the fp16 storage check,
+    which decides the precision of ``model.pt``). Protocols that score alike (``memnet_sr`` and
+    ``nlrn_sr``) leave the same folder, so one training serves both; ``red_sr`` (float output,
+    no shave) does not."""
+    d = {k: v for k, v in recipe_to_dict(recipe).items() if k not in EVALUATION_ONLY_FIELDS}
+    try:
+        d["protocol"] = list(protocols.get(recipe.protocol).scoring)
+    except KeyError:
+        pass  # an unknown name stays a name (validate() rejects it)
+    return d
+
+
 def recipe_diff(a: Recipe, b: Recipe, *, training_only: bool = False) -> list[str]:
     """Human-readable ``field: a -> b`` lines for every field that differs.
 
-    ``training_only`` ignores :data:`EVALUATION_ONLY_FIELDS`: two recipes without a difference
+    ``training_only`` compares :func:`training_fields` only: two recipes without a difference
     then train the same weights (from the same seed), so one trained model serves both.
     """
     da, db = recipe_to_dict(a), recipe_to_dict(b)
-    skip = EVALUATION_ONLY_FIELDS if training_only else ()
-    return [
-        f"{k}: {da.get(k)!r} -> {db.get(k)!r}"
-        for k in da
-        if k not in skip and da.get(k) != db.get(k)
-    ]
+    if training_only:
+        ta, tb = training_fields(a), training_fields(b)
+        return [f"{k}: {da.get(k)!r} -> {db.get(k)!r}" for k in ta if ta.get(k) != tb.get(k)]
+    return [f"{k}: {da.get(k)!r} -> {db.get(k)!r}" for k in da if da.get(k) != db.get(k)]
