@@ -245,9 +245,12 @@ def test_reasons_of_implemented_per_level_and_other_table_models(monkeypatch, tm
     # Methods this study implements are not "cited results of another method".
     implemented = board["method"].str.match(r"(VDSR|RED|MemNet|M\d+R\d+|DnCNN)")
     assert not board.loc[implemented, "reason"].str.contains("cited result").any()
-    assert reason["memnet-table4-Set5-x2-VDSR-psnr"] == (
+    assert reason["memnet-table2-Set5-x3-VDSR-psnr"] == (
         "implemented here (reprolib.models), but no registry entry trains this model for this "
         "table yet"
+    )
+    assert reason["memnet-table4-Set5-x2-VDSR-psnr"] == (
+        "needs training for this table (registry entry memnet/table4); not yet run"
     )
     assert "trained for nlrn/table4 (cpu budget)" in reason["memnet-table3-BSD200-sigma30-RED-psnr"]
     assert reason["rednet-table4-Set5-x2-RED20-psnr"] == (
