@@ -67,6 +67,17 @@ class Protocol:
         out, ref = shave(out, border), shave(gt, border)
         return metrics.psnr(out, ref), metrics.ssim(out, ref)
 
+    @property
+    def scoring(self) -> tuple:
+        """Everything that decides a score, the name and citation aside: two protocols with
+        the same ``scoring`` (``memnet_sr`` and ``nlrn_sr``) give every image the same PSNR and
+        SSIM, so a run trained under one is the run trained under the other (the validation
+        log and the fp16 storage check of :func:`reprolib.train.train` score with it;
+        :func:`reprolib.recipes.training_fields`)."""
+        resize = tuple(sorted(self.gt_resize.items()))
+        return (self.task, self.channel, self.round_output, self.shave_scale, self.score_y,
+                resize)  # fmt: skip
+
     def task_of(self, setting: str) -> tuple[str, int]:
         """``(task, level)`` of ``setting`` (:func:`parse_setting`), if this protocol scores it;
         else ``ValueError`` naming both."""

@@ -47,6 +47,7 @@ RECIPES = [
     "nlrn_denoise_sigma25",
     "dncnn_denoise_sigma25",
     "memorynet_shadow",
+    "vdsr_sr",
 ]
 COLUMNS = [
     "model", "device", "batch", "patch", "patches_per_s", "conv_only_patches_per_s", "ratio",

@@ -96,10 +96,7 @@ def train_name(run: experiments.Run) -> str:
 
 def training_key(recipe: recipes.Recipe) -> str:
     """What the trained weights depend on (two runs with the same key train the same model)."""
-    d = recipes.recipe_to_dict(recipe)
-    return json.dumps(
-        {k: v for k, v in d.items() if k not in recipes.EVALUATION_ONLY_FIELDS}, sort_keys=True
-    )
+    return json.dumps(recipes.training_fields(recipe), sort_keys=True)
 
 
 # ----------------------------------------------------------------------------------- costs

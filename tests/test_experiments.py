@@ -346,6 +346,9 @@ def test_run_trains_only_the_named_runs_and_rejects_unknown_names(monkeypatch, t
             ("nlrn/table1:embedded_gaussian", "nlrn/table2:NLRN"),  # NLRN's default distance
             ("memnet/table2:MemNet_291_MS", "memnet/table1:MemNet"),  # 291 images, multi-sup.
             ("memnet/table4:MemNet", "memnet/table1:MemNet"),
+            ("nlrn/table6:MemNet", "memnet/table1:MemNet"),  # nlrn_sr scores as memnet_sr
+            ("nlrn/table6:VDSR", "memnet/table4:VDSR"),
+            ("rednet/table4:VDSR_x3_Set14", "rednet/table4:VDSR_x2"),  # one VDSR, all scales
             ("rednet/table2:RED20", "rednet/fig6:RED20"),
             ("rednet/table3:RED30_sigma10", "rednet/table2:RED30_sigma10"),  # per-level RED30
             ("nlrn/table5:RED_sigma70", "rednet/table2:RED30_sigma70"),
@@ -561,3 +564,63 @@ def test_runs_scored_under_two_protocols_on_one_cell_each_take_their_own_input(
     assert len(psnr) == 2
     assert psnr.loc["MemNet", "gain"] == pytest.approx(10.5)
     assert psnr.loc["RED30", "gain"] == pytest.approx(9.9)
+
+
+# ------------------------------------------------- VDSR against MemNet, RED30 and NLRN
+def _cells(exp: Experiment, run: str) -> set[tuple[str, str]]:
+    grid = exp.eval_for(next(r for r in exp.runs if r.name == run))
+    return {(d, s) for d in grid["sets"] for s in grid["settings"]}
+
+
+def _claimed(paper: str, table: str, metric: str) -> dict[tuple[str, str, str], float]:
+    from reprolib import claims
+
+    c = claims.load_claims(paper)
+    c = c[(c.table == table) & (c.metric == metric)]
+    return {(r.dataset, r.setting, r.method): float(r.value) for r in c.itertuples()}
+
+
+@pytest.mark.parametrize(
+    ("eid", "finding", "table"),
+    [
+        ("memnet/table4", "memnet-tab4-sr-best", "table4"),
+        ("rednet/table4", "rednet-tab7-vs-vdsr-drcn", "table7"),
+        ("nlrn/table6", "nlrn-tab6-sr-best", "table6"),
+    ],
+)
+def test_each_vdsr_check_claims_what_the_papers_table_prints_on_every_cell_it_compares(
+    eid, finding, table
+):
+    """Every (better, worse) pair a check claims holds in the paper's own numbers on every cell
+    the two runs share (a check pools those cells), and VDSR is a run of the check."""
+    exp = experiments.get(eid)
+    checks = [c for c in exp.checks if c["finding"] == finding]
+    assert checks and exp.seeds == (0, 1, 2)
+    for c in checks:
+        runs = [c["run"], *(r for r in c["runs"] if r != c["run"])] if c["kind"] == "peak" else c[
+            "runs"]  # fmt: skip
+        assert any(r.startswith("VDSR") for r in runs)
+        paper = _claimed(exp.paper, table, c.get("metric", "psnr"))
+        label = {r.name: r.label for r in exp.runs}
+        for better, worse in stats.expected_pairs(c["kind"], runs):
+            shared = _cells(exp, better) & _cells(exp, worse)
+            assert shared, (better, worse)
+            for d, s in shared:
+                assert paper[(d, s, label[better])] > paper[(d, s, label[worse])], (d, s, c)
+
+
+def test_red_vdsr_runs_cover_red30s_cells_under_reds_protocol_with_one_training():
+    from reprolib.recipes import recipe_diff
+
+    exp = experiments.get("rednet/table4")
+    for scale in ("x2", "x3", "x4"):
+        both = _cells(exp, f"VDSR_{scale}") | _cells(exp, f"VDSR_{scale}_Set14")
+        assert both == _cells(exp, f"RED30_{scale}")
+        assert not _cells(exp, f"VDSR_{scale}") & _cells(exp, f"VDSR_{scale}_Set14")
+    vdsr = [r for r in exp.runs if r.name.startswith("VDSR")]
+    assert len(vdsr) == 6 and {r.label for r in vdsr} == {"VDSR"}
+    for budget in ("cpu", "gpu"):
+        first = exp.recipe_for(vdsr[0], budget)
+        assert first.protocol == "red_sr" and first.name == "vdsr_sr_identity_adam"
+        for r in vdsr[1:]:  # one model for x2/x3/x4, scored per scale: trained once
+            assert recipe_diff(first, exp.recipe_for(r, budget), training_only=True) == []

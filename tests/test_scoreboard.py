@@ -245,13 +245,16 @@ def test_reasons_of_implemented_per_level_and_other_table_models(monkeypatch, tm
     # Methods this study implements are not "cited results of another method".
     implemented = board["method"].str.match(r"(VDSR|RED|MemNet|M\d+R\d+|DnCNN)")
     assert not board.loc[implemented, "reason"].str.contains("cited result").any()
-    assert reason["memnet-table4-Set5-x2-VDSR-psnr"] == (
+    assert reason["memnet-table2-Set5-x3-VDSR-psnr"] == (
         "implemented here (reprolib.models), but no registry entry trains this model for this "
         "table yet"
     )
     # memnet/table3 trains RED30 per level itself; the cell waits for its runs
     assert reason["memnet-table3-BSD200-sigma30-RED-psnr"] == (
         "needs training for this table (registry entry memnet/table3); not yet run"
+    )
+    assert reason["memnet-table4-Set5-x2-VDSR-psnr"] == (
+        "needs training for this table (registry entry memnet/table4); not yet run"
     )
     assert reason["rednet-table4-Set5-x2-RED20-psnr"] == (
         "needs training for this table (registry entry rednet/table4); not yet run"
