@@ -33,3 +33,25 @@ def attention_inputs():
         return qm, km, vm, logits
 
     return make
+
+
+@pytest.fixture
+def finished_run():
+    """A function faking a finished run of ``exp``'s first run at ``budget`` (its recipe fields,
+    status and a weights file, no training): the donor that weight reuse looks for."""
+    import json
+
+    from reprolib import recipes
+
+    def make(exp, budget: str = "smoke"):
+        run = exp.runs[0]
+        folder = exp.run_dir(run, budget)
+        folder.mkdir(parents=True)
+        fields = recipes.recipe_to_dict(exp.recipe_for(run, budget))
+        (folder / "train_summary.json").write_text(
+            json.dumps({"status": "finished", "recipe_fields": fields})
+        )
+        (folder / "model.pt").write_bytes(b"weights")
+        return folder
+
+    return make

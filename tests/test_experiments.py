@@ -279,7 +279,9 @@ def test_run_skips_current_resumes_unfinished_and_overwrites_stale(monkeypatch, 
     assert calls[0][1]["overwrite"] is False
 
 
-def test_a_run_with_the_same_training_recipe_reuses_trained_weights(monkeypatch, tmp_path):
+def test_a_run_with_the_same_training_recipe_reuses_trained_weights(
+    monkeypatch, tmp_path, finished_run
+):
     """Two entries sharing a training recipe (e.g. NLRN T=4 in Table 2 and Fig. 6) train once;
     the second copies the weights and is evaluated on its own grid. A different recipe value
     (here the learning rate) is never matched."""
@@ -288,13 +290,7 @@ def test_a_run_with_the_same_training_recipe_reuses_trained_weights(monkeypatch,
     monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
     first = Experiment("p/a", "a", "p", (Run("X", "red_denoise", sigma=50),), {})
     second = Experiment("p/b", "b", "p", (Run("Y", "red_denoise", sigma=50),), {"sets": ["Set12"]})
-    donor = first.run_dir(first.runs[0], "smoke")
-    donor.mkdir(parents=True)
-    fields = recipes.recipe_to_dict(first.recipe_for(first.runs[0], "smoke"))
-    (donor / "train_summary.json").write_text(
-        json.dumps({"status": "finished", "recipe_fields": fields})
-    )
-    (donor / "model.pt").write_bytes(b"weights")
+    donor = finished_run(first)
     (donor / "log.csv").write_text("iteration,loss\n")
     target = second.run_dir(second.runs[0], "smoke")
     assert experiments.find_trained(second.recipe_for(second.runs[0], "smoke")) == donor

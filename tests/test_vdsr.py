@@ -7,8 +7,6 @@ Everything trains with one torch thread at the smoke budget (a few seconds).
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 import torch
@@ -148,16 +146,11 @@ def test_protocol_is_a_training_field_only_through_how_it_scores(tmp_path, data_
     assert not log_m["val_psnr"].dropna().equals(log_r["val_psnr"].dropna())
 
 
-def test_find_trained_reuses_a_run_across_protocols_that_score_alike(monkeypatch, tmp_path):
+def test_find_trained_reuses_a_run_across_protocols_that_score_alike(
+    monkeypatch, tmp_path, finished_run
+):
     monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
-    donor_exp = Experiment("p/a", "a", "p", (Run("VDSR", "vdsr_sr_identity_adam"),), {})
-    donor = donor_exp.run_dir(donor_exp.runs[0], "smoke")
-    donor.mkdir(parents=True)
-    fields = recipes.recipe_to_dict(donor_exp.recipe_for(donor_exp.runs[0], "smoke"))
-    (donor / "train_summary.json").write_text(
-        json.dumps({"status": "finished", "recipe_fields": fields})
-    )
-    (donor / "model.pt").write_bytes(b"weights")
+    donor = finished_run(Experiment("p/a", "a", "p", (Run("VDSR", "vdsr_sr_identity_adam"),), {}))
 
     def recipe(protocol: str, seed: int = 0) -> recipes.Recipe:
         run = Run("VDSR", "vdsr_sr_identity_adam", {"protocol": protocol})
