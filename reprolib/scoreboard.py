@@ -675,11 +675,17 @@ def headline(board: pd.DataFrame) -> str:
             f"At the paper's budget: {int((full['status'] == 'reproduced').sum())} of "
             f"{len(full)} trained-model cells reproduced."
         )
+    unchecked = d.loc[(d["kind"] == "finding") & (d["status"] == "not attempted"), "reason"]
+    waiting = int(unchecked.str.startswith("checked by registry entry").sum())
+    cannot = len(unchecked) - waiting
     holds = c("finding", "reproduced", DIRECTION)
     checked = holds + c("finding", "not reproduced", INCONCLUSIVE)
     lines.append(
         f"Findings: {holds} hold ({c('finding', DIRECTION)} of them at a reduced budget only), "
         f"{c('finding', 'not reproduced')} do not hold, {c('finding', INCONCLUSIVE)} "
-        f"inconclusive, of {checked} checked; {c('finding', 'not attempted')} not checked yet."
+        f"inconclusive, of {checked} checked; {c('finding', 'not attempted')} not checked: "
+        f"{waiting} wait for the runs of the registry entry that checks them, {cannot} cannot "
+        f"be checked here (a compared method is a cited result, the claim is visual, or its data"
+        f" is not available; the scoreboard says which)."
     )
     return "\n".join(lines)

@@ -364,6 +364,14 @@ def test_verdicts_csv_gathers_old_and_new_findings_and_sets_finding_statuses(mon
     text = scoreboard.headline(board)
     assert "Findings: 1 hold (1 of them at a reduced budget only), 1 do not hold, 2 " in text
     assert "of 4 checked" in text
+    # the unchecked findings split into those waiting for runs and those that cannot be checked
+    unchecked = board[(board["kind"] == "finding") & (board["status"] == "not attempted")]
+    waiting = unchecked["reason"].str.startswith("checked by registry entry").sum()
+    assert 0 < waiting < len(unchecked)
+    assert (
+        f"{len(unchecked)} not checked: {waiting} wait for the runs of the registry entry that "
+        f"checks them, {len(unchecked) - waiting} cannot be checked here"
+    ) in text
 
 
 def test_a_finding_bears_on_every_table_its_source_names_ranges_included():
