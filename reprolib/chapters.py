@@ -260,10 +260,11 @@ def finding_items(paper: str, registry: dict, items: list[str]) -> dict[str, lis
     """Each finding of the paper -> the items it belongs to: those its source names; else
     the tables (or the figure) of the entries whose checks judge it; else :data:`TEXT_ITEM`."""
     out = {}
+    checked_by = experiments.checking_entries(registry)
     for f in claims.load_findings().query("paper == @paper").itertuples():
         mine = [i for i in claims.source_items(f.source) if i in items]
         if not mine:
-            checking = experiments.checking_entries(registry).get(f.claim_id, [])
+            checking = checked_by.get(f.claim_id, [])
             mine = [i for eid in checking for i in entry_items(registry[eid], items, False)]
             mine = list(dict.fromkeys(mine))
         out[f.claim_id] = mine or [TEXT_ITEM]
@@ -326,13 +327,14 @@ def _findings_of(ids: list[str], verdicts: pd.DataFrame, observed: pd.DataFrame,
     registry entry that will check it, when one does)."""
     text = claims.load_findings().set_index("claim_id")["claim"]
     status = board.set_index("claim_id")
+    checked_by = experiments.checking_entries(registry)
     rows = []
     for fid in ids:
         found = verdicts[verdicts["finding"] == fid]
         if found.empty:
             found = observed[observed["finding"] == fid]
         if found.empty:
-            checking = sorted(experiments.checking_entries(registry).get(fid, []))
+            checking = sorted(checked_by.get(fid, []))
             reason = status.at[fid, "reason"] if fid in status.index else ""
             if checking:
                 reason = f"checked by {', '.join(checking)} once its runs are scored"

@@ -466,15 +466,16 @@ _VDSR_IDENTITY_ADAM_SRC = (
 def _vdsr(variant: str = "paper") -> Recipe:
     """VDSR's recipe (one model for x2/x3/x4 on the Y channel of 291 images), scored as MemNet's
     SR recipe; ``variant="identity_adam"`` is MemNet's cpu deviation applied to VDSR."""
+    memnet_sr = _memnet("sr")  # the data, protocol and test grid VDSR shares with MemNet
+    shared = ("task", "levels", "train_set", "channel", "protocol", "val_set", "val_setting",
+              "test_sets", "test_settings", "val_limit")  # fmt: skip
     recipe = Recipe(
         name="vdsr_sr", family="vdsr", paper="Kim et al., VDSR, CVPR 2016", model="vdsr",
-        task="sr", levels=(2, 3, 4), train_set="291", channel="y", patch=41, batch=64,
-        iterations=9_960, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4,
-        schedule="multistep", milestones=(2_490, 4_980, 7_470), gamma=0.1,
-        clip="value_over_lr", clip_value=0.01, loss="sse_half", protocol="memnet_sr",
-        val_set="Set5", val_setting="x3", test_sets=("Set5", "Set14", "BSD100", "Urban100"),
-        test_settings=("x2", "x3", "x4"), val_limit=3, val_every=1_245, ckpt_every=1_245,
-        log_every=50, source=_VDSR_SRC,
+        patch=41, batch=64, iterations=9_960, optimizer="sgd", lr=0.1, momentum=0.9,
+        weight_decay=1e-4, schedule="multistep", milestones=(2_490, 4_980, 7_470), gamma=0.1,
+        clip="value_over_lr", clip_value=0.01, loss="sse_half", val_every=1_245,
+        ckpt_every=1_245, log_every=50, source=_VDSR_SRC,
+        **{k: getattr(memnet_sr, k) for k in shared},
     )  # fmt: skip
     if variant == "paper":
         return recipe

@@ -139,14 +139,14 @@ def _is(method: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def _evaluation(name: object) -> tuple | None:
-    """What a protocol does to a score (task, channel, rounding, shave, resizing), without its
-    name: two protocols with the same evaluation give the same number for the same method."""
+    """What a protocol does to a score, without its name (:attr:`Protocol.scoring
+    <reprolib.protocols.Protocol.scoring>`): two protocols with the same evaluation give the
+    same number for the same method."""
     if not isinstance(name, str) or not name:
         return None
     if name not in protocols.PROTOCOLS:
         return (name,)
-    p = protocols.get(name)
-    return (p.task, p.channel, p.round_output, p.shave_scale, tuple(sorted(p.gt_resize.items())))
+    return protocols.get(name).scoring
 
 
 def measurements(registry: dict | None = None) -> pd.DataFrame:
