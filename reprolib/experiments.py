@@ -76,6 +76,9 @@ class Experiment:
     #: Findings of this entry's tables or figures that no check here can judge -> why (a
     #: compared method is a cited result, the claim is visual, ...): the scoreboard says so.
     unchecked: dict[str, str] = field(default_factory=dict)
+    #: Methods of the paper's table measured here without training (``results/protocol``,
+    #: e.g. BM3D) that this entry's checks may name beside its runs: :func:`baseline_scores`.
+    baselines: tuple[str, ...] = ()
 
     @property
     def folder(self) -> Path:
@@ -146,7 +149,7 @@ def load(path: Path = REGISTRY) -> dict[str, Experiment]:
             tables=tuple(e.get("tables", ())), checks=tuple(e.get("checks", ())),
             x=e.get("x", {}), note=e.get("note", ""), analyses=tuple(e.get("analyses", ())),
             seeds=tuple(int(k) for k in e.get("seeds", (0,))),
-            unchecked=dict(e.get("unchecked", {})),
+            unchecked=dict(e.get("unchecked", {})), baselines=tuple(e.get("baselines", ())),
         )  # fmt: skip
     return out
 
@@ -584,6 +587,45 @@ FINDING_COLUMNS = [
 ]  # fmt: skip
 
 
+def baseline_scores(exp: Experiment, scores: pd.DataFrame, budget: str) -> pd.DataFrame:
+    """Per-image scores of the entry's ``baselines`` (the no-training columns of
+    ``results/protocol/per_image.csv``) on the cells (set, setting) its runs were scored on, in
+    :func:`per_image`'s shape (``run`` = the method, seed 0).
+
+    Only a measurement whose protocol scores as the entry's runs do
+    (:attr:`reprolib.protocols.Protocol.scoring`) counts; its noisy images are the runs' (the
+    evaluation noise is keyed on the image and level, :func:`reprolib.degrade.add_gaussian_noise`).
+    A baseline the protocol results lack on a cell is simply absent there, and a check naming it
+    says "not trained at this budget" until ``reprolib protocol --full`` has measured it."""
+    from reprolib import protocols
+
+    cols = ["run", "method", "seed", "dataset", "setting", "image", "psnr", "ssim"]
+    path = claims.results_root() / "protocol" / "per_image.csv"
+    if not exp.baselines or scores.empty or not path.exists():
+        return pd.DataFrame(columns=cols)
+    scoring = {protocols.get(exp.recipe_for(r, budget).protocol).scoring for r in exp.runs}
+    measured = pd.read_csv(path, dtype={"image": str})
+    measured = measured[
+        measured["method"].isin(exp.baselines)
+        & measured["protocol"].map(lambda p: protocols.get(p).scoring in scoring)
+    ]
+    cells = scores[["dataset", "setting"]].drop_duplicates()
+    measured = measured.merge(cells, on=["dataset", "setting"])
+    # One measurement per (method, cell, image): two protocols that score alike measure the same.
+    measured = measured.drop_duplicates(["method", "dataset", "setting", "image"])
+    return measured.assign(run=measured["method"], seed=0)[cols].reset_index(drop=True)
+
+
+def baseline_facts(exp: Experiment, scores: pd.DataFrame) -> dict[str, stats.RunFacts]:
+    """:class:`reprolib.stats.RunFacts` of each baseline that ``scores`` holds (untrained)."""
+    present = set(scores["run"]) if not scores.empty else set()
+    return {
+        b: stats.RunFacts(seeds=1, converged=True, change_db=0.0, gain_db=np.inf, trained=False)
+        for b in exp.baselines
+        if b in present
+    }
+
+
 def run_facts(exp: Experiment, budget: str, measured: pd.DataFrame) -> dict[str, stats.RunFacts]:
     """What the verdict rule needs of every scored run: its seeds, whether every seed converged
     (:func:`reprolib.stats.convergence` on each seed's ``log.csv``) and its mean PSNR gain over
@@ -613,6 +655,8 @@ def run_facts(exp: Experiment, budget: str, measured: pd.DataFrame) -> dict[str,
 
 def _size(exp: Experiment, budget: str, name: str, facts: stats.RunFacts) -> str:
     """``name: k seeds, P params, X pixels seen`` (the compared budgets, side by side)."""
+    if not facts.trained:
+        return f"{name}: no training (measured once, results/protocol)"
     info = _train_info(exp.run_dir(next(r for r in exp.runs if r.name == name), budget))
     params, patches, side = info.get("params"), info.get("patches_seen"), info.get("patch")
     px = f", {patches * side**2 / 1e9:.2f} Gpx seen" if patches and side else ""
@@ -637,8 +681,11 @@ def check_findings(
     only the methods the paper's table compares belong there); ``interior_peak`` -
     along the listed runs (a sweep) the best is neither end.
     """
-    scores = per_image(exp, budget) if scores is None else scores
-    facts = run_facts(exp, budget, measured) if facts is None else facts
+    if scores is None:
+        scores = per_image(exp, budget)
+        scores = pd.concat([scores, baseline_scores(exp, scores, budget)], ignore_index=True)
+    if facts is None:
+        facts = {**run_facts(exp, budget, measured), **baseline_facts(exp, scores)}
     rows = []
     for c in exp.checks:
         metric = c.get("metric", "psnr")
@@ -653,8 +700,8 @@ def check_findings(
         rows.append({
             "claim_id": c["finding"], "holds": v.verdict == stats.HOLDS, "budget": budget,
             "evidence": f"{v.verdict}: {v.reason}", "conclusive": v.verdict != stats.INCONCLUSIVE,
-            "verdict": v.verdict, "seeds": min((facts[r].seeds for r in runs if r in facts),
-                                               default=0),
+            "verdict": v.verdict, "seeds": min((facts[r].seeds for r in runs
+                                                if r in facts and facts[r].trained), default=0),
             "margin_db": None if d is None else round(d.margin_db, 4),
             "ci_low": None if d is None else round(d.ci_low, 4),
             "ci_high": None if d is None else round(d.ci_high, 4),

@@ -57,7 +57,9 @@ VERDICT_RULE = (
     f"and scored, (2) beat its own degraded input by at least {MIN_GAIN_DB} dB, (3) has at least "
     f"{MIN_SEEDS} seeds, (4) converged (validation PSNR moved by less than {CONVERGENCE_DB} dB "
     f"over the last {CONVERGENCE_FRACTION:.0%} of iterations, every seed), and (5) the 95% "
-    f"interval of the deciding paired difference excludes zero (p < {ALPHA}). An ordering over "
+    f"interval of the deciding paired difference excludes zero (p < {ALPHA}). A method the paper "
+    "compares that needs no training (BM3D) is measured once on the same noisy images; (2)-(4) "
+    "do not apply to it. An ordering over "
     "several runs is judged by its weakest adjacent pair: it holds when every pair is "
     "significant in the claimed direction and does not hold when some pair is significant in "
     "the other. Otherwise the finding is **inconclusive**, and the reason names the condition "
@@ -94,12 +96,17 @@ class PairStats:
 
 @dataclass(frozen=True)
 class RunFacts:
-    """What the rule needs to know about one compared run (all its seeds together)."""
+    """What the rule needs to know about one compared run (all its seeds together).
+
+    ``trained=False`` marks a method measured without training (BM3D): it has no seeds to draw
+    and no training to converge, so conditions (2)-(4) of the rule do not apply to it; its
+    per-image scores enter the paired intervals as one deterministic "seed"."""
 
     seeds: int
     converged: bool
     change_db: float  # the largest |validation change| over the last 20% among its seeds
     gain_db: float  # mean PSNR gain over the degraded input (mean over seeds and cells)
+    trained: bool = True
 
 
 @dataclass(frozen=True)
@@ -261,20 +268,20 @@ def judge(
     reasons = []
     if missing:
         reasons.append(f"not trained at this budget: {', '.join(missing)}")
-    dead = [r for r in runs if r in facts and facts[r].gain_db < MIN_GAIN_DB]
+    trained = [r for r in runs if r in facts and facts[r].trained]
+    dead = [r for r in trained if facts[r].gain_db < MIN_GAIN_DB]
     if dead:
         reasons.append(
             f"learned nothing (gain over the input < {MIN_GAIN_DB} dB): {', '.join(dead)}"
         )
-    few = [f"{r} ({facts[r].seeds})" for r in runs if r in facts and facts[r].seeds < MIN_SEEDS]
+    few = [f"{r} ({facts[r].seeds})" for r in trained if facts[r].seeds < MIN_SEEDS]
     if few:
         reasons.append(f"too few seeds (< {MIN_SEEDS}): {', '.join(few)}")
 
     def moved(change: float) -> str:
         return "no validation points to tell" if np.isnan(change) else f"{change:+.2f} dB"
 
-    moving = [f"{r} ({moved(facts[r].change_db)})" for r in runs if r in facts
-              and not facts[r].converged]  # fmt: skip
+    moving = [f"{r} ({moved(facts[r].change_db)})" for r in trained if not facts[r].converged]
     if moving:
         reasons.append(
             f"not converged (validation moved >= {CONVERGENCE_DB} dB over the last "

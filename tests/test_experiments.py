@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from reprolib import experiments, stats
 from reprolib.evaluate import PER_IMAGE_COLUMNS
 from reprolib.experiments import Experiment, Run
+from reprolib.provenance import REPO_ROOT
 from reprolib.runs import write_evaluation
 
 
@@ -102,6 +104,53 @@ def test_the_verdict_rule_gates_seeds_convergence_learning_and_missing_runs():
     assert got.verdict[0] == "inconclusive" and got.reason[0] == "not trained at this budget: B"
 
 
+def test_an_untrained_baseline_needs_no_seeds_or_convergence_but_the_trained_run_does():
+    exp = _exp([{"finding": "f", "kind": "peak", "run": "A", "runs": ["A", "BM3D"]}])
+    scores = _scores({"A": 1.0, "BM3D": 0.0})
+    scores = scores[(scores.run == "A") | (scores.seed == 0)]  # BM3D: measured once
+    bm3d = stats.RunFacts(1, True, 0.0, np.inf, trained=False)
+    facts = {**_facts(["A"]), "BM3D": bm3d}
+    got = experiments.check_findings(exp, "cpu", pd.DataFrame(), scores=scores, facts=facts)
+    assert got.verdict[0] == "holds" and got.seeds[0] == 3
+    assert "BM3D: no training" in got.runs[0]
+    facts = {**_facts(["A"], seeds=2), "BM3D": bm3d}
+    got = experiments.check_findings(exp, "cpu", pd.DataFrame(), scores=scores, facts=facts)
+    assert got.verdict[0] == "inconclusive"
+    assert got.reason[0].startswith("too few seeds (< 3): A (2);"), got.reason[0]
+
+
+def test_baseline_scores_are_the_protocol_measurements_on_the_runs_cells(monkeypatch, tmp_path):
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    (tmp_path / "protocol").mkdir()
+    rows = [
+        # memnet_denoise and red score alike (one measurement kept); dncnn_denoise does not
+        # (uint8 output), and sigma70 / BSD68 are cells the runs were not scored on.
+        ("memnet_denoise", "BSD200", "sigma50", "BM3D", "1", 25.0),
+        ("red", "BSD200", "sigma50", "BM3D", "1", 25.0),
+        ("memnet_denoise", "BSD200", "sigma70", "BM3D", "1", 23.0),
+        ("dncnn_denoise", "BSD200", "sigma50", "BM3D", "1", 24.0),
+        ("memnet_denoise", "BSD200", "sigma50", "JPEG", "1", 20.0),
+    ]
+    cols = ["protocol", "dataset", "setting", "method", "image", "psnr"]
+    pd.DataFrame(rows, columns=cols).assign(ssim=0.7).to_csv(
+        tmp_path / "protocol" / "per_image.csv", index=False
+    )
+    exp = Experiment(
+        "p/t", "t", "p", (Run("A", "memnet_denoise_identity_adam"),), {}, baselines=("BM3D",)
+    )
+    runs_scores = pd.DataFrame(
+        [{"run": "A", "method": "A", "seed": 0, "dataset": "BSD200", "setting": "sigma50",
+          "image": "1", "psnr": 26.0, "ssim": 0.8}]
+    )  # fmt: skip
+    got = experiments.baseline_scores(exp, runs_scores, "cpu")
+    assert got[["run", "seed", "setting", "image", "psnr"]].values.tolist() == [
+        ["BM3D", 0, "sigma50", "1", 25.0]
+    ]
+    assert set(experiments.baseline_facts(exp, got)) == {"BM3D"}
+    assert experiments.baseline_scores(Experiment("p/t", "t", "p", exp.runs, {}), runs_scores,
+                                       "cpu").empty  # fmt: skip
+
+
 def test_an_interior_peak_needs_an_inner_run_above_both_ends():
     exp = _exp([{"finding": "f", "kind": "interior_peak", "runs": ["A", "B", "C"]}])
     assert _check(exp, {"A": 0.0, "B": 0.6, "C": 0.1}).verdict[0] == "holds"
@@ -148,6 +197,8 @@ def test_registry_entries_are_well_formed():
     assert len(reg) >= 10
     tables = set(claims.load_claims()[["paper", "table"]].itertuples(index=False, name=None))
     finding_ids = set(claims.load_findings().claim_id)
+    targets = yaml.safe_load((REPO_ROOT / "reprolib" / "protocol_targets.yaml").read_text())
+    untrained = {t["method"] for t in targets} - {"DnCNN"}  # published weights: a trained model
     from reprolib.figures import FIGURES
 
     for eid, e in reg.items():
@@ -158,7 +209,9 @@ def test_registry_entries_are_well_formed():
         for c in e.checks:
             assert c["finding"] in finding_ids, f"{eid}: unknown finding {c['finding']}"
             named = c.get("runs", []) + ([c["run"]] if "run" in c else [])
-            assert set(named) <= {r.name for r in e.runs}, f"{eid}: check names unknown runs"
+            known = {r.name for r in e.runs} | set(e.baselines)
+            assert set(named) <= known, f"{eid}: check names unknown runs"
+        assert set(e.baselines) <= untrained, f"{eid}: baselines not measured by the protocol"
         for finding in e.unchecked:  # a finding is either checked here or said not to be
             assert finding in finding_ids, f"{eid}: unknown finding {finding}"
             assert finding not in {c["finding"] for c in e.checks}, f"{eid}: {finding} twice"
