@@ -602,7 +602,7 @@ def baseline_scores(exp: Experiment, scores: pd.DataFrame, budget: str) -> pd.Da
     cols = ["run", "method", "seed", "dataset", "setting", "image", "psnr", "ssim"]
     path = claims.results_root() / "protocol" / "per_image.csv"
     if not exp.baselines or scores.empty or not path.exists():
-        return pd.DataFrame(columns=cols)
+        return scores.iloc[0:0][cols]  # typed like scores: concatenating it changes no dtype
     scoring = {protocols.get(exp.recipe_for(r, budget).protocol).scoring for r in exp.runs}
     measured = pd.read_csv(path, dtype={"image": str})
     measured = measured[
@@ -613,7 +613,8 @@ def baseline_scores(exp: Experiment, scores: pd.DataFrame, budget: str) -> pd.Da
     measured = measured.merge(cells, on=["dataset", "setting"])
     # One measurement per (method, cell, image): two protocols that score alike measure the same.
     measured = measured.drop_duplicates(["method", "dataset", "setting", "image"])
-    return measured.assign(run=measured["method"], seed=0)[cols].reset_index(drop=True)
+    out = measured.assign(run=measured["method"], seed=0)[cols].reset_index(drop=True)
+    return out.astype(scores[cols].dtypes.to_dict()) if not out.empty else scores.iloc[0:0][cols]
 
 
 def baseline_facts(exp: Experiment, scores: pd.DataFrame) -> dict[str, stats.RunFacts]:

@@ -147,8 +147,12 @@ def test_baseline_scores_are_the_protocol_measurements_on_the_runs_cells(monkeyp
         ["BM3D", 0, "sigma50", "1", 25.0]
     ]
     assert set(experiments.baseline_facts(exp, got)) == {"BM3D"}
-    assert experiments.baseline_scores(Experiment("p/t", "t", "p", exp.runs, {}), runs_scores,
-                                       "cpu").empty  # fmt: skip
+    none = experiments.baseline_scores(Experiment("p/t", "t", "p", exp.runs, {}), runs_scores,
+                                       "cpu")  # fmt: skip
+    assert none.empty
+    # an entry without baselines: adding the (empty) baseline scores keeps the numbers numeric
+    both = pd.concat([runs_scores, none], ignore_index=True)
+    assert both["psnr"].dtype == np.float64 and both["seed"].dtype == np.int64
 
 
 def test_an_interior_peak_needs_an_inner_run_above_both_ends():
