@@ -207,6 +207,9 @@ def test_registry_entries_are_well_formed():
 
     for eid, e in reg.items():
         assert eid.startswith(e.paper + "/")
+        # the report renders title and note as Markdown: a raw tag (e.g. "VDSR_x<s>") would
+        # strike through the rest of the page
+        assert not re.search(r"<[A-Za-z/][^>]*>", f"{e.title} {e.note}"), f"{eid}: HTML in note"
         assert set(e.analyses) <= set(FIGURES), f"{eid}: unknown analyses {e.analyses}"
         for t in e.tables:
             assert (e.paper, t) in tables, f"{eid}: no claims for {t}"
