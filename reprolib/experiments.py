@@ -614,7 +614,7 @@ def baseline_scores(exp: Experiment, scores: pd.DataFrame, budget: str) -> pd.Da
     # One measurement per (method, cell, image): two protocols that score alike measure the same.
     measured = measured.drop_duplicates(["method", "dataset", "setting", "image"])
     out = measured.assign(run=measured["method"], seed=0)[cols].reset_index(drop=True)
-    return out.astype(scores[cols].dtypes.to_dict()) if not out.empty else scores.iloc[0:0][cols]
+    return out.astype(scores[cols].dtypes.to_dict())  # typed like scores, even when empty
 
 
 def baseline_facts(exp: Experiment, scores: pd.DataFrame) -> dict[str, stats.RunFacts]:

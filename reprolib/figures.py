@@ -91,33 +91,43 @@ def _seed_models(
 #: How an observation drawn from a figure is judged (the verdict rule's seed condition).
 OBSERVATION_RULE = (
     f"An observation read off a figure **holds** when at least {stats.MIN_SEEDS} seeds of the "
-    "model(s) each show it, **does not hold** when at least as many each show the opposite, "
-    "and is **inconclusive** otherwise (too few seeds, or seeds disagree)."
+    "model(s) each show it and the 95% interval of its measured quantity over images and seeds "
+    "(the verdict rule's bootstrap, `reprolib.stats.mean_interval`) lies above zero, **does "
+    "not hold** when as many seeds each show the opposite and the interval lies below zero, and "
+    "is **inconclusive** otherwise (too few seeds, seeds disagree, the interval includes 0, or "
+    "the quantity is not measured per image, so it has no such interval)."
 )
 
 
-def _observation(finding: str, claim: str, per_seed: dict[int, tuple[bool, str]]) -> dict:
-    """One judged observation: ``per_seed`` maps a seed to (shows it, the measured evidence)."""
+def _observation(
+    finding: str,
+    claim: str,
+    per_seed: dict[int, tuple[bool, str]],
+    interval: tuple[float, float, float] | None = None,
+) -> dict:
+    """One judged observation (:data:`OBSERVATION_RULE`): ``per_seed`` maps a seed to (shows
+    it, the measured evidence); ``interval`` is (mean, 95% low, 95% high) of the observation's
+    quantity over images and seeds, positive where it shows, when it is measured per image."""
     shows = [v for v, _ in per_seed.values()]
     n = len(shows)
-    if n >= stats.MIN_SEEDS and all(shows):
+    mean, lo, hi = interval if interval is not None else (np.nan, np.nan, np.nan)
+    agree = n >= stats.MIN_SEEDS and (all(shows) or not any(shows))
+    if agree and all(shows) and lo > 0:
         verdict = stats.HOLDS
-    elif n >= stats.MIN_SEEDS and not any(shows):
+    elif agree and not any(shows) and hi < 0:
         verdict = stats.NOT_HOLDS
+    elif n < stats.MIN_SEEDS:
+        verdict = f"{stats.INCONCLUSIVE} (too few seeds: {n} < {stats.MIN_SEEDS})"
+    elif not agree:
+        verdict = f"{stats.INCONCLUSIVE} (seeds disagree)"
+    elif interval is None:
+        verdict = f"{stats.INCONCLUSIVE} (no interval: not measured per image)"
     else:
-        verdict = stats.INCONCLUSIVE
-    why = (
-        ""
-        if verdict != stats.INCONCLUSIVE
-        else (
-            f" (too few seeds: {n} < {stats.MIN_SEEDS})"
-            if n < stats.MIN_SEEDS
-            else " (seeds disagree)"
-        )
-    )
+        verdict = f"{stats.INCONCLUSIVE} (interval includes 0)"
     evidence = "; ".join(f"seed {k}: {'yes' if v else 'no'}, {e}" for k, (v, e) in per_seed.items())
-    return {"finding": finding, "claim": claim, "verdict": verdict + why,
-            "seeds_showing": f"{sum(shows)} of {n}", "evidence": evidence}  # fmt: skip
+    return {"finding": finding, "claim": claim, "verdict": verdict,
+            "seeds_showing": f"{sum(shows)} of {n}", "evidence": evidence,
+            "margin": mean, "ci_low": lo, "ci_high": hi}  # fmt: skip
 
 
 def _image(dataset: str, setting: str, protocol: str, index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -201,10 +211,10 @@ def _fig4_high_frequency(exp: Experiment, budget: str, device: str | None) -> di
     over the rings, on every Set5 image (x4); a seed shows it when the mean over images > 0."""
     nets = {run: _seed_models(exp, budget, run, device) for run in ("MemNet", "MemNet_NL")}
     pairs = _pairs("Set5", "x4", "memnet_sr")
-    per_seed = {}
+    per_seed, rows = {}, []
     for k in sorted(set(nets["MemNet"]) & set(nets["MemNet_NL"])):
         rel = []
-        for inp, _ in pairs:
+        for i, (inp, _) in enumerate(pairs):
             outs = []
             with torch.no_grad():
                 for run in ("MemNet", "MemNet_NL"):
@@ -214,13 +224,18 @@ def _fig4_high_frequency(exp: Experiment, budget: str, device: str | None) -> di
             d = analysis.spectral_difference(*outs)
             band = d[(d.frequency >= HIGH_BAND[0]) & (d.frequency <= HIGH_BAND[1])]
             rel.append(band.difference.sum() / band.power_b.sum())
+            rows.append({"run": "MemNet - MemNet_NL", "seed": k, "dataset": "Set5",
+                         "setting": "x4", "image": str(i), "rel": rel[-1]})  # fmt: skip
         mean = float(np.mean(rel))
         per_seed[k] = (mean > 0, f"{mean:+.2%} power, {sum(r > 0 for r in rel)}/{len(rel)} "
                                  "images positive")  # fmt: skip
+    diffs = pd.DataFrame(rows)
+    interval = stats.mean_interval(diffs, "MemNet - MemNet_NL", "rel") if rows else None
     return _observation(
         "memnet-fig4-highfreq",
         "MemNet's last prediction holds more high-frequency power than MemNet_NL's",
         per_seed,
+        interval,
     )
 
 

@@ -217,15 +217,25 @@ def observations() -> pd.DataFrame:
     split = o["verdict"].astype(str).str.partition(" (")
     o["verdict"] = split[0]
     why = split[2].str.removesuffix(")")
+    ci = [
+        f"; mean {m:+.4g}, 95% CI [{lo:+.4g}, {hi:+.4g}] in the quantity's own unit, not dB"
+        if pd.notna(lo) else ""
+        for m, lo, hi in zip(*(o.get(c, pd.Series(float("nan"), o.index)) for c in
+                               ("margin", "ci_low", "ci_high")), strict=True)
+    ]  # fmt: skip
     o["reason"] = [
-        f"{w}; {c}: {e} (judged per seed: {s})".lstrip("; ")
-        for w, c, e, s in zip(why, o["claim"], o["evidence"], o["source"], strict=True)
+        f"{w}; {c}: {e}{i} (judged per seed: {s})".lstrip("; ")
+        for w, c, e, i, s in zip(why, o["claim"], o["evidence"], ci, o["source"], strict=True)
     ]
     o["seeds"] = o["seeds_showing"].astype(str).str.extract(r"of (\d+)", expand=False).astype(int)
     o["paper"] = [Path(s).parts[0] for s in o["source"]]
     o["budget"] = [Path(s).parts[-3] for s in o["source"]]
     o["runs"] = [f"figure analysis {Path(s).stem.removesuffix('_judged')}" for s in o["source"]]
-    for col in ("margin_db", "ci_low", "ci_high", "p_value", "converged"):
+    # the interval of the observation's own quantity (e.g. relative power), when it has one
+    o["margin_db"] = o["margin"] if "margin" in o else None
+    for col in ("ci_low", "ci_high"):
+        o[col] = o[col] if col in o else None
+    for col in ("p_value", "converged"):
         o[col] = None
     return o[[*VERDICT_COLUMNS, "source"]].reset_index(drop=True)
 

@@ -173,12 +173,16 @@ def test_run_curves_reference_is_the_claim_on_the_cell_the_run_validates_on():
         matplotlib.pyplot.close(fig)
 
 
-def test_an_observation_holds_only_when_three_seeds_each_show_it():
-    def verdict(flags):
-        return figures._observation("f", "c", {k: (v, "e") for k, v in enumerate(flags)})["verdict"]
+def test_an_observation_holds_only_when_three_seeds_show_it_and_its_interval_excludes_0():
+    def verdict(flags, interval=None):
+        per_seed = {k: (v, "e") for k, v in enumerate(flags)}
+        return figures._observation("f", "c", per_seed, interval)["verdict"]
 
-    assert verdict([True, True, True]) == "holds"
-    assert verdict([False, False, False]) == "does not hold"
+    assert verdict([True, True, True], (0.05, 0.01, 0.09)) == "holds"
+    assert verdict([False, False, False], (-0.05, -0.09, -0.01)) == "does not hold"
+    assert verdict([True, True, True], (0.05, -0.01, 0.09)) == "inconclusive (interval includes 0)"
+    # three agreeing seeds alone are not a verdict: the rule needs an interval excluding 0
+    assert verdict([True, True, True]) == "inconclusive (no interval: not measured per image)"
     assert verdict([True, True, False]) == "inconclusive (seeds disagree)"
     assert verdict([True, True]) == "inconclusive (too few seeds: 2 < 3)"
 
