@@ -7,6 +7,7 @@
     reprolib experiments --budget cpu       ... which runs are current, which are missing
     reprolib run ID|all --budget cpu        train + evaluate + report one entry or all
     reprolib run ID --runs RED MemoryNet    ... only some runs of an entry (its report: all)
+    reprolib run ID --max-minutes 90        ... pause with a checkpoint after 90 min; resumes
     reprolib reports                        re-execute comparison and scoreboard pages
     reprolib reports --entries              ... after every entry's report (no training)
     reprolib scaling --budget cpu           budget-scaling curves from training snapshots
@@ -23,6 +24,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 
 from reprolib.data import DatasetError
 from reprolib.recipes import RecipeError
@@ -111,16 +113,19 @@ def _run(args: argparse.Namespace) -> int:
         try:
             experiments.select_runs(experiments.get(eid), args.runs)
             experiments.check_seeds(args.seeds)
+            if args.max_minutes is not None and not args.max_minutes > 0:
+                raise ValueError(f"--max-minutes must be positive, got {args.max_minutes}")
         except (KeyError, ValueError) as err:
             print(f"reprolib run: {err.args[0]}", file=sys.stderr)
             return 2
     checked: set[str] = set()  # ... and on a missing or corrupt set of any entry's runs
     for eid in ids:
         experiments.check_data(eid, args.budget, args.runs, checked)
+    deadline = None if args.max_minutes is None else time.time() + 60.0 * args.max_minutes
     for eid in ids:
         out = experiments.run(
             eid, args.budget, force=args.force, device=args.device, threads=args.threads,
-            only=args.runs, seeds=args.seeds,
+            only=args.runs, seeds=args.seeds, deadline=deadline,
         )  # fmt: skip
         print(out)
     return 0
@@ -241,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument(
         "--seeds", nargs="+", type=int, metavar="K",
         help="train each run for these seeds (default 0; seed k adds k to the recipe's seed)",
+    )  # fmt: skip
+    r.add_argument(
+        "--max-minutes", type=float, metavar="M",
+        help="stop training after M minutes of this command: the run in progress keeps a "
+        "checkpoint (run again to resume), later runs wait (evaluation time is not bounded)",
     )  # fmt: skip
     r.set_defaults(func=_run)
 

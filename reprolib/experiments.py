@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,13 +264,16 @@ def run(
     threads: int | None = None,
     only: Sequence[str] | None = None,
     seeds: Sequence[int] | None = None,
+    deadline: float | None = None,
 ) -> Path:
     """Train and evaluate every run of an experiment at ``budget``, then write its report.
 
     ``only`` names the runs to train (e.g. one column of a table); the report still covers the
     whole entry, and its findings stay inconclusive until every run they compare is measured.
     ``seeds`` (default: the entry's ``seeds`` in the registry, else seed 0) trains each
-    selected run once per seed.
+    selected run once per seed. ``deadline`` (a :func:`time.time` value) bounds the training:
+    the run in progress then stops with a checkpoint (the next call resumes it) and runs not
+    yet started are left for the next call - so a working session can end without losing a run.
     """
     from reprolib import runner
 
@@ -278,7 +282,11 @@ def run(
     check_data(eid, budget, only)  # every set of every run, before the first one trains
     for seed in seeds:
         for r in select_runs(exp, only):
-            _run_one(exp, r, budget, seed, force, device, threads, runner)
+            minutes = None if deadline is None else (deadline - time.time()) / 60.0
+            if minutes is not None and minutes <= 0:
+                print(f"[{eid}] {r.name} seed {seed}: deadline passed, not started", flush=True)
+                continue
+            _run_one(exp, r, budget, seed, force, device, threads, runner, minutes)
     return render_report(eid, budget)
 
 
@@ -306,8 +314,11 @@ def check_seeds(seeds: Sequence[int] | None) -> list[int]:
 
 
 def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, device: str | None,
-             threads: int | None, runner: Any) -> None:  # fmt: skip
-    """Train (or reuse) and evaluate one seed of one run through the train notebook."""
+             threads: int | None, runner: Any,
+             max_minutes: float | None = None) -> None:  # fmt: skip
+    """Train (or reuse) and evaluate one seed of one run through the train notebook; a run
+    paused by ``max_minutes`` keeps its checkpoint and gets no spec stamp (it is not scored),
+    so the next call resumes it rather than taking it for a stale run."""
     eid = exp.id
     d = exp.run_dir(r, budget, seed)
     label = r.name if seed == 0 else f"{r.name} seed {seed}"
@@ -316,7 +327,7 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
         return
     # A finished run of another spec (a recipe or the registry changed) is superseded, as
     # is any run under --force; an unfinished run of the same spec resumes.
-    stale = (d / runs.SPEC).exists() and not is_current(exp, r, budget, seed)
+    stale = (d / runs.METRICS).exists() and not is_current(exp, r, budget, seed)
     # Only the evaluation grid changed (e.g. a set added): keep the weights, score again.
     same_training = stale and trained_with(d, exp.recipe_for(r, budget, seed))
     overwrite = force or (stale and not same_training)
@@ -335,12 +346,16 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
         "recipe": r.recipe if r.sigma is None else f"{r.recipe}_sigma{r.sigma}",
         "budget": budget, "overrides": exp.overrides_for(r, seed), "out_dir": str(d),
         "eval_limit": SMOKE_EVAL_LIMIT if budget == "smoke" else None, "device": device,
-        "threads": threads, "overwrite": overwrite,
+        "threads": threads, "overwrite": overwrite, "max_minutes": max_minutes,
     }  # fmt: skip
     if overwrite:
         (d / runs.SPEC).unlink(missing_ok=True)
     runner.execute(TRAIN_NOTEBOOK, d / runs.NOTEBOOK, params)
     params.pop("overwrite")
+    params.pop("max_minutes")
+    if not (d / runs.METRICS).exists():  # paused: resumed, not stamped
+        print(f"[{eid}] {label}: paused with a checkpoint; run again to continue", flush=True)
+        return
     stamp = {"hash": exp.spec_hash(r, budget, seed), "seed": seed, **params}
     runs.write_text(d / runs.SPEC, json.dumps(stamp))
 

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -337,6 +338,48 @@ def test_run_skips_current_resumes_unfinished_and_overwrites_stale(monkeypatch, 
     exp.eval["sets"] = ["Set12"]  # a new grid: a new spec hash, the same training recipe
     experiments.run("p/t", "smoke")
     assert calls[0][1]["overwrite"] is False
+
+
+def test_a_run_paused_by_the_deadline_resumes_and_later_runs_wait(monkeypatch, tmp_path):
+    """`reprolib run --max-minutes`: the run in progress gets the minutes left and, paused with
+    a checkpoint (no metrics), no spec stamp - so the next call resumes it (no overwrite) instead
+    of training it again as a stale run; once the deadline has passed no run starts."""
+    from reprolib import runner
+
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    runs_ = (Run("A", "red_denoise", sigma=50), Run("B", "red_denoise", sigma=30))
+    exp = Experiment("p/t", "t", "p", runs_, {})
+    monkeypatch.setattr(experiments, "get", lambda eid: exp)
+    calls = []
+
+    def pausing_execute(nb, out, params, **kw):  # training stops at its deadline: no metrics
+        calls.append((out.parent.name, out.name, dict(params)))
+        if out.name == "train.ipynb":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            (out.parent / "checkpoint.pt").write_bytes(b"state")
+
+    monkeypatch.setattr(runner, "execute", pausing_execute)
+    experiments.run("p/t", "smoke", deadline=time.time() + 600)
+    trained = [c for c in calls if c[1] == "train.ipynb"]
+    assert [c[0] for c in trained] == ["A", "B"]
+    assert 9.0 < trained[0][2]["max_minutes"] <= 10.0
+    d = exp.run_dir(exp.runs[0], "smoke")
+    assert not (d / "spec.json").exists()  # paused: not stamped as scored
+    assert experiments.run_state(exp, exp.runs[0], "smoke") == "partial"
+    calls.clear()
+    experiments.run("p/t", "smoke")  # no deadline: resumes, never overwrites
+    assert [c[2]["overwrite"] for c in calls if c[1] == "train.ipynb"] == [False, False]
+    assert all(c[2]["max_minutes"] is None for c in calls if c[1] == "train.ipynb")
+    calls.clear()
+    experiments.run("p/t", "smoke", deadline=time.time() - 1)  # passed: only the report
+    assert [c[1] for c in calls] == ["report_smoke.ipynb"]
+
+
+def test_cli_run_rejects_a_non_positive_max_minutes(capsys):
+    from reprolib import cli
+
+    assert cli.main(["run", "memnet/table1", "--max-minutes", "0"]) == 2
+    assert "--max-minutes must be positive" in capsys.readouterr().err
 
 
 def test_a_run_with_the_same_training_recipe_reuses_trained_weights(
