@@ -327,7 +327,7 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
         return
     # A finished run of another spec (a recipe or the registry changed) is superseded, as
     # is any run under --force; an unfinished run of the same spec resumes.
-    stale = (d / runs.METRICS).exists() and not is_current(exp, r, budget, seed)
+    stale = run_state(exp, r, budget, seed) == "stale"
     # Only the evaluation grid changed (e.g. a set added): keep the weights, score again.
     same_training = stale and trained_with(d, exp.recipe_for(r, budget, seed))
     overwrite = force or (stale and not same_training)
@@ -351,12 +351,11 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
     if overwrite:
         (d / runs.SPEC).unlink(missing_ok=True)
     runner.execute(TRAIN_NOTEBOOK, d / runs.NOTEBOOK, params)
-    params.pop("overwrite")
-    params.pop("max_minutes")
     if not (d / runs.METRICS).exists():  # paused: resumed, not stamped
         print(f"[{eid}] {label}: paused with a checkpoint; run again to continue", flush=True)
         return
-    stamp = {"hash": exp.spec_hash(r, budget, seed), "seed": seed, **params}
+    run_args = {k: v for k, v in params.items() if k not in ("overwrite", "max_minutes")}
+    stamp = {"hash": exp.spec_hash(r, budget, seed), "seed": seed, **run_args}
     runs.write_text(d / runs.SPEC, json.dumps(stamp))
 
 
