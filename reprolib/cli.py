@@ -133,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _reports(args: argparse.Namespace) -> int:
     """Re-execute the pages that summarise results/ (cheap: they read CSVs, train nothing)."""
-    from reprolib import chapters, claims, experiments, runner
+    from reprolib import chapters, claims, experiments, runner, speed
 
     if args.entries:  # first: they write the summary.csv and findings.csv the pages read
         experiments.check_budget(args.budget)
@@ -146,6 +146,8 @@ def _reports(args: argparse.Namespace) -> int:
     if (root / "scaling" / "summary.csv").exists():
         print(runner.execute("notebooks/scaling.ipynb", root / "scaling/scaling.ipynb", {}))
     if (root / "speed" / "speed.csv").exists():
+        if speed.refresh_psnr():
+            print("speed.csv: PSNR re-read from the trained runs (timings kept)")
         print(runner.execute("notebooks/speed.ipynb", root / "speed/speed.ipynb", {"quick": False}))
     for paper in chapters.PAPERS:
         out = root / paper / "chapter.ipynb"

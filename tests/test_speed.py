@@ -91,3 +91,33 @@ def test_cli_quick_run_writes_every_case_with_its_columns(monkeypatch, tmp_path)
     paper = table[(table["variant"] == "down_conv1") & (table["width"] == "paper")].iloc[0]
     assert paper["paper_time_s"] == 0.84 and paper["paper_ratio"] == pytest.approx(0.84 / 3.17)
     assert paper["psnr_source"] == "not yet run"  # nothing is trained under this results root
+
+
+def test_refresh_psnr_rereads_the_scores_and_keeps_the_timings(monkeypatch, tmp_path):
+    """A variant trained after the timing run gets its PSNR on the next `reprolib reports`
+    (speed.refresh_psnr), its times untouched; rows of no case keep theirs; nothing changed,
+    nothing written."""
+    case = RED_CPU[1]  # down_conv1 at the cpu width
+    rows = [
+        {**_row(case.run, "rednet", 0.1, 25, 10), "experiment": case.experiment,
+         "psnr": np.nan, "psnr_cell": "BSD200 sigma50", "psnr_source": "not yet run"},
+        {**_row("gone", "rednet", 0.3, 75, 10), "experiment": case.experiment,
+         "psnr": 20.0, "psnr_cell": "BSD200 sigma50", "psnr_source": "old"},
+    ]  # fmt: skip
+    speed.add_ratios(pd.DataFrame(rows).assign(reference=case.run)).to_csv(
+        tmp_path / "speed.csv", index=False
+    )
+    scored = {"psnr": 24.18, "psnr_cell": "BSD200 sigma50", "psnr_source": "trained"}
+
+    def fake_psnr(exp, c, labels):
+        if c == case:
+            return {labels[0]: scored}
+        return {label: {"psnr": np.nan, "psnr_cell": "", "psnr_source": "x"} for label in labels}
+
+    monkeypatch.setattr(speed, "_psnr", fake_psnr)
+    assert speed.refresh_psnr(tmp_path) is True
+    out = pd.read_csv(tmp_path / "speed.csv").set_index("variant")
+    assert out.loc[case.run, ["psnr", "psnr_source"]].tolist() == [24.18, "trained"]
+    assert out.loc[case.run, "time_s_median"] == 0.1 and out.loc["gone", "time_s_median"] == 0.3
+    assert out.loc["gone", ["psnr", "psnr_source"]].tolist() == [20.0, "old"]
+    assert speed.refresh_psnr(tmp_path) is False
