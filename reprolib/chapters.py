@@ -100,7 +100,16 @@ def experiment_reports(paper: str) -> list[Path]:
     (git-ignored); it is never part of the book.
     """
     reports = _results(paper).glob("*/report_*.ipynb")
-    return sorted(p for p in reports if not p.name.endswith(".failed.ipynb"))
+    return sorted((p for p in reports if not p.name.endswith(".failed.ipynb")), key=_reading_order)
+
+
+def _reading_order(report: Path) -> tuple:
+    """Tables, then figures, then sections, each by number (``table9`` before ``table10``,
+    ``fig6`` before ``fig12``), as a reader of the paper looks for them; other names last."""
+    name = report.parent.name
+    kind = re.match(r"[a-z]*", name).group()
+    numbers = [int(n) for n in re.findall(r"\d+", name)]
+    return ({"table": 0, "fig": 1, "sec": 2}.get(kind, 3), numbers, name, report.name)
 
 
 # --------------------------------------------------------------------------- the book's toc

@@ -63,6 +63,20 @@ def test_failed_reports_stay_out_of_the_chapters(tmp_path, monkeypatch):
     assert [p.name for p in chapters.experiment_reports("memnet")] == ["report_cpu.ipynb"]
 
 
+def test_reports_are_listed_in_the_papers_reading_order(tmp_path, monkeypatch):
+    """Tables, then figures, then sections, by number: not fig10 before fig6."""
+    from reprolib import chapters
+
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    names = ["fig10", "fig6", "sec5.6", "table10", "table9", "fig12", "table2", "similarity"]
+    for name in names:
+        (tmp_path / "rednet" / name).mkdir(parents=True)
+        (tmp_path / "rednet" / name / "report_cpu.ipynb").write_text("{}")
+    listed = [p.parent.name for p in chapters.experiment_reports("rednet")]
+    expected = ["table2", "table9", "table10", "fig6", "fig10", "fig12", "sec5.6", "similarity"]
+    assert listed == expected
+
+
 def test_every_paper_table_and_figure_has_a_section_in_its_chapter():
     """Each executed chapter notebook renders one section per table and figure of its paper
     (``contents.csv``), headed by the paper's name for it (issue 19: a section per table and
