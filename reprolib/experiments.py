@@ -764,3 +764,47 @@ def learning_curves(exp: Experiment, budget: str) -> dict[str, pd.DataFrame]:
         if path.exists():
             logs[r.name] = pd.read_csv(path)
     return logs
+
+
+def convergence_table(budget: str) -> pd.DataFrame:
+    """Every training at ``budget`` once (weights another entry reused count at the folder that
+    trained them), with its recipe, iterations and the validation change over the last 20% of
+    its iterations (:func:`reprolib.stats.convergence`, the verdict rule's condition (4)).
+
+    Why: a finding whose runs did not converge stays inconclusive however many seeds it gets;
+    grouped by recipe this shows which of the budget's recipes end on a plateau, i.e. where
+    extra seeds can decide a finding and where only a longer schedule can."""
+    root = claims.results_root()
+    rows, seen = [], set()
+    for folder in runs.trained_run_dirs(root):
+        if folder.parent.name != budget or not (folder / runs.LOG).exists():
+            continue
+        origin = runs.weights_origin(folder)
+        if origin in seen:
+            continue
+        seen.add(origin)
+        summary = runs.read_summary(origin)
+        converged, change = stats.convergence(pd.read_csv(origin / runs.LOG))
+        rows.append({
+            "recipe": summary.get("recipe", ""), "run": str(origin.relative_to(root)),
+            "iterations": summary.get("iterations"), "change_db": change, "converged": converged,
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=["recipe", "run", "iterations", "change_db", "converged"])
+
+
+def convergence_by_recipe(budget: str) -> pd.DataFrame:
+    """:func:`convergence_table` per recipe: trainings, how many converged, the median and the
+    largest absolute validation change over the last 20% (dB), iterations."""
+    t = convergence_table(budget).assign(abs_change=lambda d: d["change_db"].abs())
+    return (
+        t.groupby("recipe")
+        .agg(
+            trainings=("run", "size"),
+            converged=("converged", "sum"),
+            median_change_db=("change_db", "median"),
+            largest_abs_change_db=("abs_change", "max"),
+            iterations=("iterations", "max"),
+        )
+        .sort_values(["converged", "trainings"], ascending=[True, False])
+        .reset_index()
+    )

@@ -100,3 +100,35 @@ def test_mean_interval_brackets_the_mean_and_narrows_without_image_spread():
     flat = s.assign(psnr=27.0 + (s["psnr"] - s["psnr"].mean()) * 0.01)
     m2, lo2, hi2 = stats.mean_interval(flat, "A")
     assert (hi2 - lo2) < (hi - lo) / 50
+
+
+def test_convergence_by_recipe_counts_each_training_once(tmp_path, monkeypatch):
+    """A folder that reused another entry's weights is the same training (counted once, at its
+    origin); each training's change over the last fifth decides its recipe's count."""
+    import json
+
+    from reprolib import experiments, runs
+
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+
+    def training(rel: str, recipe: str, val: list[float], reused_from: str | None = None):
+        folder = tmp_path / rel
+        folder.mkdir(parents=True)
+        (folder / runs.MODEL).write_bytes(b"")
+        its = [200 * (i + 1) for i in range(len(val))]
+        pd.DataFrame({"iteration": its, "val_psnr": val}).to_csv(folder / runs.LOG, index=False)
+        (folder / runs.SUMMARY).write_text(json.dumps({"recipe": recipe, "iterations": its[-1]}))
+        if reused_from:
+            (folder / runs.REUSED_FROM).write_text(reused_from)
+
+    training("p/a/cpu/flat", "r1", [20.0, 25.0, 26.0, 26.01, 26.02])  # +0.01: converged
+    training("p/b/cpu/flat", "r1", [20.0, 25.0, 26.0, 26.01, 26.02], reused_from="p/a/cpu/flat")
+    training("p/a/cpu/rising", "r1", [20.0, 22.0, 24.0, 25.0, 25.3])  # +0.3: not converged
+    training("p/a/cpu/other", "r2", [20.0, 21.0, 22.0, 23.0, 23.02])
+    training("p/a/gpu/flat", "r1", [20.0, 21.0, 22.0, 23.0, 24.0])  # another budget
+    table = experiments.convergence_table("cpu")
+    assert sorted(table["run"]) == ["p/a/cpu/flat", "p/a/cpu/other", "p/a/cpu/rising"]
+    by = experiments.convergence_by_recipe("cpu").set_index("recipe")
+    assert by.loc["r1", ["trainings", "converged"]].tolist() == [2, 1]
+    assert by.loc["r1", "largest_abs_change_db"] == pytest.approx(0.3)
+    assert by.loc["r2", ["trainings", "converged", "iterations"]].tolist() == [1, 1, 1000]
