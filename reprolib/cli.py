@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     r.add_argument(
         "--seeds", nargs="+", type=int, metavar="K",
-        help="train each run for these seeds (default 0; seed k adds k to the recipe's seed)",
+        help="train each run for these seeds (default: the entry's seeds in experiments.yaml, "
+        "else 0; seed k adds k to the recipe's seed)",
     )  # fmt: skip
     r.add_argument(
         "--max-minutes", type=float, metavar="M",

@@ -350,7 +350,9 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
     }  # fmt: skip
     if overwrite:
         (d / runs.SPEC).unlink(missing_ok=True)
-    runner.execute(TRAIN_NOTEBOOK, d / runs.NOTEBOOK, params)
+    total = exp.recipe_for(r, budget, seed).iterations
+    with runs.follow_training(d, total, f"[{eid}] {label}"):
+        runner.execute(TRAIN_NOTEBOOK, d / runs.NOTEBOOK, params)
     if not (d / runs.METRICS).exists():  # paused: resumed, not stamped
         print(f"[{eid}] {label}: paused with a checkpoint; run again to continue", flush=True)
         return

@@ -14,7 +14,9 @@ explorer agree on it:
 * atomic writes (:func:`atomic_write`): a temporary file in the same folder, then a rename, so a
   reader (or a run killed half-way) never leaves half a file behind;
 * finding runs (:func:`trained_run_dirs`) and the run that trained a folder's weights when they
-  were copied from another entry (:func:`weights_origin`).
+  were copied from another entry (:func:`weights_origin`);
+* following a training from outside the process that runs it (:func:`follow_training`: the
+  progress bar ``reprolib run`` shows while the train notebook's kernel trains).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +47,8 @@ __all__ = [
     "SUMMARY",
     "TRAINED_FILES",
     "atomic_write",
+    "follow_training",
+    "last_logged",
     "read_summary",
     "seed_dir_name",
     "split_seed",
@@ -140,3 +146,70 @@ def trained_run_dirs(root: str | Path | None = None) -> list[Path]:
     ``root`` (default: the results root), sorted."""
     base = Path(root) if root is not None else claims.results_root()
     return sorted(p.parent for p in base.glob(f"*/*/*/*/{MODEL}"))
+
+
+def last_logged(run_dir: str | Path) -> dict[str, float]:
+    """The last ``iteration`` and ``loss`` of a run's ``log.csv`` and its last ``val_psnr``
+    ({} while there is none). Tolerates a log being appended to: a half-written last line is
+    skipped."""
+    path = Path(run_dir) / LOG
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return {}
+    if len(lines) < 2:
+        return {}
+    header = lines[0].split(",")
+    out: dict[str, float] = {}
+    for line in reversed(lines[1:]):
+        values = line.split(",")
+        if len(values) != len(header):
+            continue
+        row = dict(zip(header, values, strict=True))
+        try:
+            if "iteration" not in out:
+                out["iteration"], out["loss"] = float(row["iteration"]), float(row["loss"])
+            if row.get("val_psnr", "nan") not in ("", "nan"):
+                out["val_psnr"] = float(row["val_psnr"])
+                break
+        except (KeyError, ValueError):
+            continue
+    return out
+
+
+@contextmanager
+def follow_training(
+    run_dir: str | Path, total: int, desc: str, every_s: float = 10.0
+) -> Iterator[Any]:
+    """A terminal progress bar of a training another process runs (the train notebook's
+    kernel, whose own bar a ``reprolib run`` user never sees): iterations logged so far in the
+    run's ``log.csv``, the last loss and validation PSNR, polled every ``every_s`` seconds. A
+    resumed run starts at its checkpoint's iteration. Yields the bar."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True)
+    stop = threading.Event()
+
+    def update() -> None:
+        last = last_logged(run_dir)
+        if "iteration" in last:
+            bar.update(int(last["iteration"]) - bar.n)
+            shown = {"loss": f"{last['loss']:.4g}"}
+            if "val_psnr" in last:
+                shown["val_psnr"] = f"{last['val_psnr']:.2f}"
+            bar.set_postfix(shown, refresh=False)
+            bar.refresh()
+
+    def poll() -> None:
+        while not stop.wait(every_s):
+            update()
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield bar
+    finally:
+        stop.set()
+        thread.join()
+        update()
+        bar.close()

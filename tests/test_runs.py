@@ -1,0 +1,48 @@
+"""The run folder's helpers that other modules rely on: reading a log that is being written,
+and the progress bar `reprolib run` shows while the train notebook's kernel trains."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from reprolib import runs
+
+HEADER = "iteration,loss,lr,val_psnr,wall_s,patches_per_s\n"
+
+
+def test_last_logged_reads_the_last_complete_row_and_the_last_validation(tmp_path):
+    assert runs.last_logged(tmp_path) == {}  # no log yet
+    (tmp_path / runs.LOG).write_text(
+        HEADER
+        + "100,0.5,0.001,28.25,10.0,5.0\n"
+        + "150,0.4,0.001,nan,15.0,5.0\n"
+        + "200,0.3,0.001,nan,20.0,5.0\n"
+        + "250,0.2,0.0"  # being appended: skipped
+    )
+    assert runs.last_logged(tmp_path) == {"iteration": 200.0, "loss": 0.3, "val_psnr": 28.25}
+    (tmp_path / runs.LOG).write_text(HEADER + "50,0.9,0.001,nan,5.0,5.0\n")
+    assert runs.last_logged(tmp_path) == {"iteration": 50.0, "loss": 0.9}  # no validation yet
+
+
+def test_follow_training_tracks_the_log_while_it_grows(tmp_path):
+    (tmp_path / runs.LOG).write_text(HEADER + "100,0.5,0.001,27.5,10.0,5.0\n")  # a resumed run
+    with runs.follow_training(tmp_path, total=400, desc="t", every_s=0.01) as bar:
+        deadline = time.monotonic() + 5
+        while bar.n != 100 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert bar.n == 100
+        with (tmp_path / runs.LOG).open("a") as log:
+            log.write("400,0.25,0.001,29.0,40.0,5.0\n")
+    assert bar.n == 400  # the last update on exit
+    assert bar.postfix == "loss=0.25, val_psnr=29.00"
+
+
+@pytest.mark.parametrize("content", ["", HEADER, "garbage\n1,2\n"])
+def test_follow_training_survives_a_missing_or_odd_log(tmp_path, content):
+    if content:
+        (tmp_path / runs.LOG).write_text(content)
+    with runs.follow_training(tmp_path, total=10, desc="t", every_s=0.01) as bar:
+        time.sleep(0.05)
+    assert bar.n == 0
