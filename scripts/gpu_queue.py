@@ -14,7 +14,13 @@ seed and budget, in priority order (column ``tier``):
 2. ``headline``: the full-size models of the papers' headline tables at the ``gpu`` budget
    (:data:`HEADLINE`).
 3. ``rest``: every other run that is not current (:func:`reprolib.experiments.run_status`),
-   budget by budget in the order given, then in registry order.
+   budget by budget in the order given; within a budget, runs of recipes that end on a plateau
+   there first (the share of the recipe's trainings at that budget that converged,
+   :func:`reprolib.experiments.convergence_by_recipe`, as ``(converged + 1/2) / (trainings +
+   1)``: one converged training is weaker evidence than ten of twelve, and a recipe not trained
+   there yet counts one half), because only converged runs can decide a finding; then the
+   cheaper run first
+   (more runs decided per hour); then registry order. The reason column says the share.
 
 Left out (printed, never queued): current runs; a run whose training recipe another entry has
 already trained (``reprolib run`` reuses those weights) or that an earlier row trains; a run
@@ -381,9 +387,35 @@ def build_queue(
             "seed": c["seed"], "budget": c["budget"], "recipe": train_name(run),
             **cost, "reason": reason,
         })  # fmt: skip
-    out = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "priority"])
+    out = _order_rest(pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "priority"]), budgets)
     out.insert(0, "priority", range(1, len(out) + 1))
     return out
+
+
+def _order_rest(queue: pd.DataFrame, budgets: list[str]) -> pd.DataFrame:
+    """The ``rest`` rows of each budget ordered as the module docstring says (plateau share,
+    then cost, then registry order: a stable sort); ``seeds`` and ``headline`` rows keep their
+    places ahead of them. Each ``rest`` row's reason gains its recipe's share."""
+    rest = queue["tier"] == "rest"
+    head, tail = queue[~rest], queue[rest].copy()
+    share, text = [], []
+    plateaus = {b: experiments.convergence_by_recipe(b).set_index("recipe") for b in budgets}
+    for row in tail.itertuples():
+        table = plateaus[row.budget]
+        if row.recipe in table.index:
+            done, n = int(table.at[row.recipe, "converged"]), int(table.at[row.recipe, "trainings"])
+            share.append((done + 0.5) / (n + 1))
+            text.append(f"recipe converged in {done}/{n} trainings at {row.budget}")
+        else:
+            share.append(0.5)
+            text.append(f"recipe not yet trained at {row.budget}")
+    tail["reason"] = [f"{r}; {t}" for r, t in zip(tail["reason"], text, strict=True)]
+    cost = tail["est_cpu_h"].where(tail["budget"] == "cpu", tail["est_gpu_s"])
+    tail = tail.assign(
+        _budget=tail["budget"].map(budgets.index), _share=[-x for x in share],
+        _cost=pd.to_numeric(cost, errors="coerce").fillna(0.0),
+    ).sort_values(["_budget", "_share", "_cost"], kind="stable")  # fmt: skip
+    return pd.concat([head, tail.drop(columns=["_budget", "_share", "_cost"])], ignore_index=True)
 
 
 def write_queue(df: pd.DataFrame, path: Path) -> Path:

@@ -225,3 +225,35 @@ def test_dry_run_window_packs_and_unpacks(tmp_path, data_root, monkeypatch, caps
     assert json.loads(summary_path.read_text())["recipe_fields"]["lr"] == 0.5
     assert gpu_window.unpack(out, force=True) == 0
     assert json.loads(summary_path.read_text())["recipe_fields"]["lr"] != 0.5
+
+
+def test_rest_tier_puts_recipes_that_converge_and_cheap_runs_first(monkeypatch):
+    """Within a budget: the recipe's smoothed converged share (10/12 above 1/1 above untrained
+    above 0/6), then cost; the seeds and headline rows stay ahead, a later budget after."""
+    plateaus = pd.DataFrame({"recipe": ["many", "one", "never"], "trainings": [12, 1, 6],
+                             "converged": [10, 1, 0]})  # fmt: skip
+    monkeypatch.setattr(
+        experiments, "convergence_by_recipe",
+        lambda budget: plateaus if budget == "cpu" else plateaus.iloc[:0],
+    )  # fmt: skip
+
+    def row(tier, run, recipe, budget="cpu", cpu_h=1.0, gpu_s=10.0):
+        return {"tier": tier, "experiment": "e", "run": run, "seed": 0, "budget": budget,
+                "recipe": recipe, "est_gpu_s": gpu_s, "est_cpu_h": cpu_h,
+                "reason": "not run"}  # fmt: skip
+
+    queue = pd.DataFrame([
+        row("seeds", "s", "never"),
+        row("rest", "g", "many", budget="gpu"),
+        row("rest", "never", "never", cpu_h=0.1),
+        row("rest", "new", "untrained"),
+        row("rest", "one", "one", cpu_h=0.2),
+        row("rest", "many_dear", "many", cpu_h=3.0),
+        row("rest", "many_cheap", "many", cpu_h=0.5),
+    ])  # fmt: skip
+    out = gpu_queue._order_rest(queue, ["cpu", "gpu"])
+    assert list(out["run"]) == ["s", "many_cheap", "many_dear", "one", "new", "never", "g"]
+    reasons = out.set_index("run")["reason"]
+    assert reasons["many_cheap"] == "not run; recipe converged in 10/12 trainings at cpu"
+    assert reasons["new"] == "not run; recipe not yet trained at cpu"
+    assert reasons["s"] == "not run"  # the seeds tier is left as it was
