@@ -179,6 +179,27 @@ NOTEBOOKS.add(
             "rule; older findings files carry the verdict and its evidence only."
         ),
         hidden("scoreboard.verdicts()[scoreboard.VERDICT_COLUMNS]"),
+        md(
+            "## Which recipes converge at each budget\n\n"
+            "Condition (4) of the verdict rule: a run has converged when its validation PSNR "
+            "moved by less than 0.05 dB over the last 20% of its iterations. A finding whose runs "
+            "have not converged stays *inconclusive* however many seeds it gets, so this table "
+            "says where extra seeds can decide a finding (recipes that end on a plateau) and "
+            "where only a longer schedule can (`reprolib.experiments.convergence_by_recipe`; "
+            "each training counted once, weights reused by another entry at the folder that "
+            "trained them). `median_change_db` is signed: positive, still rising; negative, "
+            "falling back over the last fifth."
+        ),
+        hidden(
+            "from reprolib import experiments\n\n"
+            'for budget in ("cpu", "gpu", "paper"):\n'
+            "    by_recipe = experiments.convergence_by_recipe(budget)\n"
+            "    if by_recipe.empty:\n"
+            "        continue\n"
+            "    display(Markdown(f\"**Budget `{budget}`**: {int(by_recipe['converged'].sum())} of \"\n"
+            "                     f\"{int(by_recipe['trainings'].sum())} trainings converged.\"))  # fmt: skip\n"
+            "    display(by_recipe.round(3))"
+        ),
         md("## Not attempted, by reason"),
         hidden(
             'na = board[board.status == "not attempted"]\n'
