@@ -19,8 +19,8 @@ seed and budget, in priority order (column ``tier``):
    :func:`reprolib.experiments.convergence_by_recipe`, as ``(converged + 1/2) / (trainings +
    1)``: one converged training is weaker evidence than ten of twelve, and a recipe not trained
    there yet counts one half), because only converged runs can decide a finding; then the
-   cheaper run first
-   (more runs decided per hour); then registry order. The reason column says the share.
+   cheaper run first (more runs decided per hour); then registry order. The reason column says
+   the share.
 
 Left out (printed, never queued): current runs; a run whose training recipe another entry has
 already trained (``reprolib run`` reuses those weights) or that an earlier row trains; a run
