@@ -152,7 +152,7 @@ NOTEBOOKS.add(
             "import pandas as pd\n"
             "from IPython.display import Markdown, display\n"
             "from myst_nb import glue\n\n"
-            "from reprolib import chapters, plotting, scoreboard  # noqa: F401 (plotting sets the table style)\n"
+            "from reprolib import chapters, experiments, plotting, scoreboard  # noqa: F401 (plotting: table style)\n"
             "from reprolib.provenance import REPO_ROOT\n\n"
             "board = scoreboard.write(None if out is None else REPO_ROOT / out)\n"
             "counts = scoreboard.counts(board)\n"
@@ -191,7 +191,6 @@ NOTEBOOKS.add(
             "falling back over the last fifth."
         ),
         hidden(
-            "from reprolib import experiments\n\n"
             'for budget in ("cpu", "gpu", "paper"):\n'
             "    by_recipe = experiments.convergence_by_recipe(budget)\n"
             "    if by_recipe.empty:\n"
@@ -217,8 +216,6 @@ NOTEBOOKS.add(
             "would reuse another entry's weights and only be scored."
         ),
         hidden(
-            "from IPython.display import Markdown, display\n\n"
-            "from reprolib import experiments\n\n"
             'for budget in ("cpu", "gpu", "paper"):\n'
             "    table = experiments.progress(budget)\n"
             '    if table["current"].sum() == 0:\n'
