@@ -43,6 +43,10 @@ with a floor of :data:`LAUNCH_S` per dispatched operator (small models are launc
 the run's ``checkpoint.pt`` (weights plus optimiser state, fp32): a partial run whose
 checkpoint exceeds what a window can bring back is not started there.
 
+Beside the queue it writes ``<results>/verdict_plan.csv`` (:func:`verdict_plan`): per finding
+that lacks seeds or runs, the hours of one core its missing seeds cost, evaluation included,
+and whether a run that failed to converge blocks it; the scoreboard shows it.
+
 ``--pack-data DIR`` copies into ``DIR`` the dataset folders the queued runs need, in priority
 order (each run's training and validation sets; then their test sets while they fit), with a
 ``MANIFEST.json`` that lists only those sets, and prints the total. The limit (``--max-mib``)
@@ -66,7 +70,7 @@ from typing import Any
 
 import pandas as pd
 
-from reprolib import claims, data, experiments, recipes, stats
+from reprolib import claims, data, experiments, recipes, runs, stats
 from reprolib.claims import results_root
 from reprolib.provenance import REPO_ROOT
 
@@ -279,16 +283,146 @@ def deciding_seeds(budgets: list[str]) -> list[dict[str, Any]]:
                 continue
             facts = experiments.run_facts(exp, budget, _stored_summary(exp, budget))
             for check in exp.checks:
-                runs = finding_runs(exp, check)
-                if not too_few_seeds_only(runs, facts):
+                compared = finding_runs(exp, check)
+                if not too_few_seeds_only(compared, facts):
                     continue
                 for seed in range(stats.MIN_SEEDS):
-                    for name in runs:
+                    for name in compared:
                         why = (f"seed {seed} for {check['finding']} (inconclusive only for too "
                                f"few seeds)")  # fmt: skip
                         out.append(dict(tier="seeds", experiment=eid, run=name, seed=seed,
                                         budget=budget, why=why))  # fmt: skip
     return out
+
+
+def _per_pixel_flops(recipe: recipes.Recipe) -> float:
+    return _count(recipe)[0] / (recipe.batch * recipe.patch**2)
+
+
+def eval_cpu_h(exp: experiments.Experiment, run: experiments.Run, budget: str) -> tuple[float, str]:
+    """(hours of one core, basis) to score one more seed of ``run`` on the entry's grid: the
+    summed per-image ``seconds`` of a seed already scored there (``measured``: same model, same
+    grid); else those of another scored run of the entry scaled by the ratio of FLOPs per pixel
+    (``~``, an estimate); else NaN. The queue's costs leave evaluation out; for a seed whose
+    weights another entry trained (MemNet's Table 4 reuses Table 1's) it is the whole cost."""
+
+    def measured(r: experiments.Run) -> float | None:
+        for seed in exp.seeds_on_disk(r, budget):
+            path = exp.run_dir(r, budget, seed) / "per_image.csv"
+            if path.is_file():
+                per_image = pd.read_csv(path, usecols=lambda c: c == "seconds")
+                if "seconds" in per_image:
+                    return float(per_image["seconds"].sum()) / 3600
+        return None
+
+    own = measured(run)
+    if own is not None:
+        return round(own, 2), "measured"
+    family = exp.recipe_for(run, budget).family
+    others = sorted(exp.runs, key=lambda r: exp.recipe_for(r, budget).family != family)
+    for other in others:  # a run of the same model family first
+        hours = measured(other) if other.name != run.name else None
+        if hours is None:
+            continue
+        try:
+            ratio = _per_pixel_flops(exp.recipe_for(run, budget)) / _per_pixel_flops(
+                exp.recipe_for(other, budget)
+            )
+        except recipes.RecipeError:
+            continue
+        return round(hours * ratio, 2), f"~{other.name}*flops"
+    return float("nan"), "unknown"
+
+
+def _training_left(exp: experiments.Experiment, run: experiments.Run, budget: str, seed: int,
+                   bench: list[dict]) -> tuple[float, str]:  # fmt: skip
+    """(hours of one core, what) still to train for one seed: 0 where its folder or another
+    entry holds the finished training, the unlogged share of the estimate where a checkpoint
+    is there to resume."""
+    recipe = exp.recipe_for(run, budget, seed)
+    d = exp.run_dir(run, budget, seed)
+    finished = _finished_recipe(d)
+    if finished is not None and not recipes.recipe_diff(finished, recipe, training_only=True):
+        return 0.0, "evaluate"
+    if experiments.find_trained(recipe, exclude=d) is not None:
+        return 0.0, "evaluate (weights reused)"
+    hours = estimate(recipe, bench)["est_cpu_h"]
+    done = runs.last_logged(d).get("iteration", 0) if (d / "checkpoint.pt").exists() else 0
+    if done:
+        left = max(0.0, 1 - done / recipe.iterations)
+        return round(hours * left, 2), f"resume at {int(done)}/{recipe.iterations} + evaluate"
+    return hours, "train + evaluate"
+
+
+PLAN_COLUMNS = ["finding", "experiment", "budget", "runs", "blocked_by", "untested",
+                "missing", "train_cpu_h", "eval_cpu_h", "total_cpu_h", "items"]  # fmt: skip
+
+
+def verdict_plan(budgets: list[str] | None = None) -> pd.DataFrame:
+    """What each finding still needs before the verdict rule can decide it, on one core: every
+    missing seed ``0..MIN_SEEDS-1`` of each trained run it compares, with its remaining
+    training (:func:`_training_left`) and its evaluation (:func:`eval_cpu_h`). ``blocked_by``
+    names the scored runs that did not converge or learned nothing: more seeds of those cannot
+    make the finding conclusive at this budget (a longer budget can); ``untested`` names the
+    compared runs not scored yet, with how often their recipe converged at this budget (the
+    risk that they will block it). Findings with every seed scored are left out. Unblocked
+    findings first, cheapest first. The queue orders trainings; this table also counts the
+    evaluations a verdict waits for, which on a large test set (Urban100) can cost more than
+    the training."""
+    budgets = [experiments.check_budget(b) for b in (budgets or ["cpu"])]
+    bench, rows = _measured_rows() + _bench_rows(), []
+    shares: dict[str, pd.DataFrame] = {}
+    for eid, exp in experiments.load().items():
+        by_name = {r.name: r for r in exp.runs}
+        for budget in budgets:
+            facts = experiments.run_facts(exp, budget, _stored_summary(exp, budget))
+            plateaus = shares.setdefault(
+                budget, experiments.convergence_by_recipe(budget).set_index("recipe")
+            )
+            for check in exp.checks:
+                compared = [n for n in finding_runs(exp, check) if n in by_name]
+                blocked = [f"{n} not converged" for n in compared
+                           if n in facts and not facts[n].converged]  # fmt: skip
+                blocked += [f"{n} learned nothing" for n in compared
+                            if n in facts and facts[n].gain_db < stats.MIN_GAIN_DB]  # fmt: skip
+                untested = []
+                for n in compared:
+                    if n in facts:
+                        continue
+                    name = train_name(by_name[n])
+                    if name in plateaus.index:
+                        done, total = plateaus.at[name, "converged"], plateaus.at[name, "trainings"]
+                        untested.append(f"{n} (recipe converged {int(done)}/{int(total)})")
+                    else:
+                        untested.append(f"{n} (recipe not trained yet)")
+                items, train, ev = [], 0.0, 0.0
+                for seed in range(stats.MIN_SEEDS):
+                    for name in compared:
+                        run = by_name[name]
+                        if _state(exp, run, budget, seed) == "current":
+                            continue
+                        t, what = _training_left(exp, run, budget, seed, bench)
+                        e, basis = eval_cpu_h(exp, run, budget)
+                        train, ev = train + t, ev + e
+                        cost = f"{t:g} h + {e:g} h" + ("" if basis == "measured" else f" {basis}")
+                        items.append(f"{name} seed {seed}: {what} ({cost})")
+                if items:
+                    rows.append({
+                        "finding": check["finding"], "experiment": eid, "budget": budget,
+                        "runs": " ".join(compared), "blocked_by": "; ".join(blocked),
+                        "untested": "; ".join(untested), "missing": len(items),
+                        "train_cpu_h": round(train, 2), "eval_cpu_h": round(ev, 2),
+                        "total_cpu_h": round(train + ev, 2), "items": "; ".join(items),
+                    })  # fmt: skip
+    out = pd.DataFrame(rows, columns=PLAN_COLUMNS)
+    out["_blocked"] = out["blocked_by"] != ""
+    out = out.sort_values(["budget", "_blocked", "total_cpu_h"], kind="stable",
+                          na_position="last", ignore_index=True)  # fmt: skip
+    return out.drop(columns="_blocked")
+
+
+def verdict_plan_path() -> Path:
+    return results_root() / "verdict_plan.csv"
 
 
 def _state(exp: experiments.Experiment, run: experiments.Run, budget: str, seed: int) -> str:
@@ -551,6 +685,8 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     queue = build_queue(args.budgets, active_minutes=args.active_minutes, notes=notes)
     write_queue(queue, out)
+    plan = verdict_plan([b for b in args.budgets if b == "cpu"] or args.budgets)
+    runs.write_csv(verdict_plan_path(), plan)
     for n in notes:
         print(f"left out: {n}", file=sys.stderr, flush=True)
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
@@ -558,6 +694,12 @@ def main(argv: list[str] | None = None) -> int:
     gpu_h = queue["est_gpu_s"].sum() / 3600 if len(queue) else 0.0
     print(f"{out}: {len(queue)} runs, {gpu_h:.1f} GPU hours estimated "
           f"({', '.join(f'{t}: {(queue.tier == t).sum()}' for t in TIERS)})")  # fmt: skip
+    free = plan[plan["blocked_by"] == ""]
+    print(f"{verdict_plan_path()}: {len(plan)} findings lack seeds or runs; {len(free)} of them "
+          "are not blocked by a run that failed to converge or learn (one core):")  # fmt: skip
+    with pd.option_context("display.width", 200, "display.max_colwidth", 90):
+        print(free[["finding", "runs", "missing", "train_cpu_h", "eval_cpu_h", "total_cpu_h",
+                    "untested"]].to_string(index=False))  # fmt: skip
     return 0
 
 

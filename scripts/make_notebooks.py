@@ -199,6 +199,30 @@ NOTEBOOKS.add(
             "                     f\"{int(by_recipe['trainings'].sum())} trainings converged.\"))  # fmt: skip\n"
             "    display(by_recipe.round(3))"
         ),
+        md(
+            "## What each undecided finding still needs\n\n"
+            "`verdict_plan.csv` (written by `python scripts/gpu_queue.py` with the queue): for "
+            "every finding that lacks seeds or runs, the missing seeds 0-2 of each run it "
+            "compares, with the hours of one core their training (what is left of it, for a "
+            "paused run) and their evaluation take. Evaluation costs are measured from a scored "
+            "seed of the same run (per-image seconds), or scaled by FLOPs from another run of the "
+            "entry where none is scored (`~` in `items`). `blocked_by`: scored runs that did not "
+            "converge or learned nothing, so seeds alone cannot decide the finding at that "
+            "budget; `untested`: runs not scored yet, with how often their recipe converged. "
+            "Unblocked findings first, cheapest first."
+        ),
+        hidden(
+            'plan_path = REPO_ROOT / "results" / "verdict_plan.csv"\n'
+            "if plan_path.is_file():\n"
+            "    plan = pd.read_csv(plan_path, keep_default_na=False)\n"
+            '    free = plan[plan["blocked_by"] == ""]\n'
+            '    display(Markdown(f"{len(plan)} finding groups lack seeds or runs; {len(free)} are "\n'
+            '                     "not blocked by a run that failed to converge or learn."))\n'
+            '    display(plan.drop(columns=["experiment", "items"]))\n'
+            "else:\n"
+            '    display(Markdown("`results/verdict_plan.csv` not written yet: run `python '
+            'scripts/gpu_queue.py`."))'
+        ),
         md("## Not attempted, by reason"),
         hidden(
             'na = board[board.status == "not attempted"]\n'

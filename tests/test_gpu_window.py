@@ -257,3 +257,39 @@ def test_rest_tier_puts_recipes_that_converge_and_cheap_runs_first(monkeypatch):
     assert reasons["many_cheap"] == "not run; recipe converged in 10/12 trainings at cpu"
     assert reasons["new"] == "not run; recipe not yet trained at cpu"
     assert reasons["s"] == "not run"  # the seeds tier is left as it was
+
+
+def test_verdict_plan_counts_training_left_and_evaluation(tmp_path, monkeypatch):
+    """rednet/fig6 scored with seed 0 only (1 h of evaluation each); RED20 seed 1 paused half
+    way: the plan needs 4 seeds, 3.5 trainings of 2 h and 4 evaluations of 1 h. Once
+    RED20_noskip's validation still moves, seeds cannot decide it: the row says it is blocked."""
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    monkeypatch.setattr(gpu_queue, "estimate", lambda recipe, bench=None: {"est_cpu_h": 2.0})
+    exp = experiments.get("rednet/fig6")
+    for run in exp.runs:
+        _fake_scored_run(exp, run, "cpu")
+        pd.DataFrame({"dataset": "BSD200", "setting": "sigma50", "image": ["1", "2"],
+                      "psnr": 26.0, "ssim": 0.7, "seconds": 1800.0}).to_csv(
+            exp.run_dir(run, "cpu") / "per_image.csv", index=False)  # fmt: skip
+    pd.DataFrame([{"budget": "cpu", "metric": "psnr", "run": r.name, "gain": 5.0}
+                  for r in exp.runs]).to_csv(exp.folder / "summary.csv", index=False)  # fmt: skip
+    red20 = next(r for r in exp.runs if r.name == "RED20")
+    paused = exp.run_dir(red20, "cpu", 1)
+    paused.mkdir(parents=True)
+    (paused / "checkpoint.pt").write_bytes(b"")
+    half = exp.recipe_for(red20, "cpu", 1).iterations // 2
+    (paused / "log.csv").write_text(f"iteration,loss\n{half},0.5\n")
+
+    plan = gpu_queue.verdict_plan(["cpu"])
+    assert list(plan.columns) == gpu_queue.PLAN_COLUMNS
+    row = plan.set_index("finding").loc["rednet-fig6-val-psnr"]
+    assert row["blocked_by"] == "" and row["untested"] == "" and row["missing"] == 4
+    assert row["train_cpu_h"] == 7.0 and row["eval_cpu_h"] == 4.0 and row["total_cpu_h"] == 11.0
+    assert f"RED20 seed 1: resume at {half}/{2 * half} + evaluate (1 h + 1 h)" in row["items"]
+
+    noskip = exp.run_dir(next(r for r in exp.runs if r.name == "RED20_noskip"), "cpu")
+    log = pd.read_csv(noskip / "log.csv")
+    log["val_psnr"] = [22.0, 23.0, 24.0, 25.0, 26.0]  # +1 dB over the last fifth
+    log.to_csv(noskip / "log.csv", index=False)
+    row = gpu_queue.verdict_plan(["cpu"]).set_index("finding").loc["rednet-fig6-val-psnr"]
+    assert row["blocked_by"] == "RED20_noskip not converged"

@@ -33,6 +33,7 @@ def test_follow_training_tracks_the_log_while_it_grows(tmp_path):
         while bar.n != 100 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert bar.n == 100
+        assert bar.format_dict["initial"] == 100  # the rate counts this call's iterations only
         with (tmp_path / runs.LOG).open("a") as log:
             log.write("400,0.25,0.001,29.0,40.0,5.0\n")
     assert bar.n == 400  # the last update on exit
