@@ -325,11 +325,11 @@ def eval_cpu_h(exp: experiments.Experiment, run: experiments.Run, budget: str) -
         if hours is None:
             continue
         try:
-            ratio = _per_pixel_flops(exp.recipe_for(run, budget)) / _per_pixel_flops(
-                exp.recipe_for(other, budget)
-            )
+            mine, theirs = exp.recipe_for(run, budget), exp.recipe_for(other, budget)
         except recipes.RecipeError:
             continue
+        views = (8 if mine.test_ensemble else 1) / (8 if theirs.test_ensemble else 1)  # x8 views
+        ratio = views * _per_pixel_flops(mine) / _per_pixel_flops(theirs)
         return round(hours * ratio, 2), f"~{other.name}*flops"
     return float("nan"), "unknown"
 
@@ -354,66 +354,80 @@ def _training_left(exp: experiments.Experiment, run: experiments.Run, budget: st
     return hours, "train + evaluate"
 
 
-PLAN_COLUMNS = ["finding", "experiment", "budget", "runs", "blocked_by", "untested",
+PLAN_COLUMNS = ["finding", "budget", "experiments", "runs", "blocked_by", "untested",
                 "missing", "train_cpu_h", "eval_cpu_h", "total_cpu_h", "items"]  # fmt: skip
 
 
 def verdict_plan(budgets: list[str] | None = None) -> pd.DataFrame:
     """What each finding still needs before the verdict rule can decide it, on one core: every
-    missing seed ``0..MIN_SEEDS-1`` of each trained run it compares, with its remaining
-    training (:func:`_training_left`) and its evaluation (:func:`eval_cpu_h`). ``blocked_by``
-    names the scored runs that did not converge or learned nothing: more seeds of those cannot
-    make the finding conclusive at this budget (a longer budget can); ``untested`` names the
-    compared runs not scored yet, with how often their recipe converged at this budget (the
-    risk that they will block it). Findings with every seed scored are left out. Unblocked
-    findings first, cheapest first. The queue orders trainings; this table also counts the
-    evaluations a verdict waits for, which on a large test set (Urban100) can cost more than
-    the training."""
+    missing seed ``0..MIN_SEEDS-1`` of each trained run its checks compare (all its checks, in
+    every entry: the finding's verdict is the weakest of them), with its remaining training
+    (:func:`_training_left`; once per distinct training) and its evaluation
+    (:func:`eval_cpu_h`). ``blocked_by`` names the scored runs that did not converge or learned
+    nothing: more seeds of those cannot make the finding conclusive at this budget (a longer
+    budget can); ``untested`` names the compared runs not scored yet, with how often their
+    recipe converged at this budget (the risk that they will block it). Findings with every
+    seed scored are left out. Unblocked findings first, cheapest first. The queue orders
+    trainings; this table also counts the evaluations a verdict waits for, which on a large
+    test set (Urban100) can cost more than the training."""
     budgets = [experiments.check_budget(b) for b in (budgets or ["cpu"])]
     bench, rows = _measured_rows() + _bench_rows(), []
-    shares: dict[str, pd.DataFrame] = {}
-    for eid, exp in experiments.load().items():
-        by_name = {r.name: r for r in exp.runs}
-        for budget in budgets:
-            facts = experiments.run_facts(exp, budget, _stored_summary(exp, budget))
-            plateaus = shares.setdefault(
-                budget, experiments.convergence_by_recipe(budget).set_index("recipe")
+    registry = experiments.load()
+    findings: dict[str, list[tuple[str, str]]] = {}  # finding -> (entry, run) its checks compare
+    for eid, exp in registry.items():
+        names = {r.name for r in exp.runs}
+        for check in exp.checks:
+            pairs = findings.setdefault(check["finding"], [])
+            pairs += [(eid, n) for n in finding_runs(exp, check)
+                      if n in names and (eid, n) not in pairs]  # fmt: skip
+    for budget in budgets:
+        plateaus = experiments.convergence_by_recipe(budget).set_index("recipe")
+        facts = {
+            eid: experiments.run_facts(
+                registry[eid], budget, _stored_summary(registry[eid], budget)
             )
-            for check in exp.checks:
-                compared = [n for n in finding_runs(exp, check) if n in by_name]
-                blocked = [f"{n} not converged" for n in compared
-                           if n in facts and not facts[n].converged]  # fmt: skip
-                blocked += [f"{n} learned nothing" for n in compared
-                            if n in facts and facts[n].gain_db < stats.MIN_GAIN_DB]  # fmt: skip
-                untested = []
-                for n in compared:
-                    if n in facts:
+            for eid in {e for p in findings.values() for e, _ in p}
+        }
+        for finding, pairs in findings.items():
+            blocked, untested = [], []
+            for eid, n in pairs:
+                f = facts[eid].get(n)
+                if f is not None:
+                    blocked += [f"{n} not converged"] * (not f.converged)
+                    blocked += [f"{n} learned nothing"] * (f.gain_db < stats.MIN_GAIN_DB)
+                    continue
+                name = train_name(next(r for r in registry[eid].runs if r.name == n))
+                if name in plateaus.index:
+                    done, total = plateaus.at[name, "converged"], plateaus.at[name, "trainings"]
+                    untested.append(f"{n} (recipe converged {int(done)}/{int(total)})")
+                else:
+                    untested.append(f"{n} (recipe not trained yet)")
+            items, train, ev, trained = [], 0.0, 0.0, {}
+            for seed in range(stats.MIN_SEEDS):
+                for eid, n in pairs:
+                    exp = registry[eid]
+                    run = next(r for r in exp.runs if r.name == n)
+                    if _state(exp, run, budget, seed) == "current":
                         continue
-                    name = train_name(by_name[n])
-                    if name in plateaus.index:
-                        done, total = plateaus.at[name, "converged"], plateaus.at[name, "trainings"]
-                        untested.append(f"{n} (recipe converged {int(done)}/{int(total)})")
+                    key = training_key(exp.recipe_for(run, budget, seed))
+                    if key in trained:  # NLRN-MV scores NLRN's weights
+                        t, what = 0.0, f"evaluate (weights of {trained[key]})"
                     else:
-                        untested.append(f"{n} (recipe not trained yet)")
-                items, train, ev = [], 0.0, 0.0
-                for seed in range(stats.MIN_SEEDS):
-                    for name in compared:
-                        run = by_name[name]
-                        if _state(exp, run, budget, seed) == "current":
-                            continue
                         t, what = _training_left(exp, run, budget, seed, bench)
-                        e, basis = eval_cpu_h(exp, run, budget)
-                        train, ev = train + t, ev + e
-                        cost = f"{t:g} h + {e:g} h" + ("" if basis == "measured" else f" {basis}")
-                        items.append(f"{name} seed {seed}: {what} ({cost})")
-                if items:
-                    rows.append({
-                        "finding": check["finding"], "experiment": eid, "budget": budget,
-                        "runs": " ".join(compared), "blocked_by": "; ".join(blocked),
-                        "untested": "; ".join(untested), "missing": len(items),
-                        "train_cpu_h": round(train, 2), "eval_cpu_h": round(ev, 2),
-                        "total_cpu_h": round(train + ev, 2), "items": "; ".join(items),
-                    })  # fmt: skip
+                        trained[key] = f"{n} seed {seed}"
+                    e, basis = eval_cpu_h(exp, run, budget)
+                    train, ev = train + t, ev + e
+                    cost = f"{t:g} h + {e:g} h" + ("" if basis == "measured" else f" {basis}")
+                    items.append(f"{eid} {n} seed {seed}: {what} ({cost})")
+            if items:
+                rows.append({
+                    "finding": finding, "budget": budget,
+                    "experiments": " ".join(dict.fromkeys(e for e, _ in pairs)),
+                    "runs": " ".join(n for _, n in pairs), "blocked_by": "; ".join(blocked),
+                    "untested": "; ".join(untested), "missing": len(items),
+                    "train_cpu_h": round(train, 2), "eval_cpu_h": round(ev, 2),
+                    "total_cpu_h": round(train + ev, 2), "items": "; ".join(items),
+                })  # fmt: skip
     out = pd.DataFrame(rows, columns=PLAN_COLUMNS)
     out["_blocked"] = out["blocked_by"] != ""
     out = out.sort_values(["budget", "_blocked", "total_cpu_h"], kind="stable",

@@ -218,10 +218,10 @@ NOTEBOOKS.add(
             '    free = plan[plan["blocked_by"] == ""]\n'
             '    display(Markdown(f"{len(plan)} finding groups lack seeds or runs; {len(free)} are "\n'
             '                     "not blocked by a run that failed to converge or learn."))\n'
-            '    display(plan.drop(columns=["experiment", "items"]))\n'
+            '    display(plan.drop(columns=["experiments", "items"]))\n'
             "else:\n"
-            '    display(Markdown("`results/verdict_plan.csv` not written yet: run `python '
-            'scripts/gpu_queue.py`."))'
+            '    display(Markdown("No `results/verdict_plan.csv` yet: `scripts/gpu_queue.py` writes '
+            'it."))'
         ),
         md("## Not attempted, by reason"),
         hidden(
