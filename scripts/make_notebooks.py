@@ -216,8 +216,8 @@ NOTEBOOKS.add(
             "if plan_path.is_file():\n"
             "    plan = pd.read_csv(plan_path, keep_default_na=False)\n"
             '    free = plan[plan["blocked_by"] == ""]\n'
-            '    display(Markdown(f"{len(plan)} finding groups lack seeds or runs; {len(free)} are "\n'
-            '                     "not blocked by a run that failed to converge or learn."))\n'
+            "    n, m = len(plan), len(free)\n"
+            '    display(Markdown(f"{n} findings lack seeds or runs; {m} are not blocked."))\n'
             '    display(plan.drop(columns=["experiments", "items"]))\n'
             "else:\n"
             '    display(Markdown("No `results/verdict_plan.csv` yet: `scripts/gpu_queue.py` writes '

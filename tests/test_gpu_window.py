@@ -285,15 +285,13 @@ def test_verdict_plan_counts_training_left_and_evaluation(tmp_path, monkeypatch)
     row = plan.set_index("finding").loc["rednet-fig6-val-psnr"]
     assert row["blocked_by"] == "" and row["untested"] == "" and row["missing"] == 4
     assert row["train_cpu_h"] == 7.0 and row["eval_cpu_h"] == 4.0 and row["total_cpu_h"] == 11.0
-    assert f"rednet/fig6 RED20 seed 1: resume at {half}/{2 * half} + evaluate (1 h + 1 h)" in (
-        row["items"]
-    )
+    resumed = f"rednet/fig6 RED20 seed 1: resume at {half}/{2 * half} + evaluate (1 h + 1 h)"
+    assert resumed in row["items"]
 
     # One training per distinct recipe: NLRN-MV scores NLRN's weights with the x8 ensemble.
     mv = plan.set_index("finding").loc["nlrn-tab5-mv"]
-    assert "nlrn/table5 NLRN_MV_sigma30 seed 0: evaluate (weights of NLRN_sigma30 seed 0)" in (
-        mv["items"]
-    )
+    reused = "nlrn/table5 NLRN_MV_sigma30 seed 0: evaluate (weights of NLRN_sigma30 seed 0)"
+    assert reused in mv["items"]
     assert "NLRN_MV_sigma30 (recipe not trained yet)" in mv["untested"]
 
     noskip = exp.run_dir(next(r for r in exp.runs if r.name == "RED20_noskip"), "cpu")
