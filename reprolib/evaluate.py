@@ -232,6 +232,15 @@ def _append_row(rows_file: str | Path, row: tuple) -> None:
         os.fsync(f.fileno())
 
 
+def grid_images(recipe: Recipe, limit: int | None = None) -> int:
+    """How many images an evaluation of ``recipe``'s test grid scores (every image of every
+    test set, once per setting; the first ``limit`` of each set when given)."""
+    per_set = [len(data.files(ds)) for ds in recipe.test_sets]
+    if limit is not None:
+        per_set = [min(n, limit) for n in per_set]
+    return sum(per_set) * len(recipe.test_settings)
+
+
 def rows_path(rows_dir: str | Path, dataset: str, setting: str) -> Path:
     """Where a stopped set x setting keeps the rows scored so far (:func:`measure`)."""
     return Path(rows_dir) / f"{dataset}__{setting}.rows.csv"

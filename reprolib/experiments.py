@@ -319,7 +319,9 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
     """Train (or reuse) and evaluate one seed of one run through the train notebook; a run
     paused by ``max_minutes`` keeps its checkpoint and gets no spec stamp (it is not scored),
     so the next call resumes it rather than taking it for a stale run."""
-    eid = exp.id
+    from reprolib import evaluate
+
+    eid, recipe = exp.id, exp.recipe_for(r, budget, seed)
     d = exp.run_dir(r, budget, seed)
     label = r.name if seed == 0 else f"{r.name} seed {seed}"
     if is_current(exp, r, budget, seed) and not force:
@@ -329,9 +331,9 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
     # is any run under --force; an unfinished run of the same spec resumes.
     stale = run_state(exp, r, budget, seed) == "stale"
     # Only the evaluation grid changed (e.g. a set added): keep the weights, score again.
-    same_training = stale and trained_with(d, exp.recipe_for(r, budget, seed))
+    same_training = stale and trained_with(d, recipe)
     overwrite = force or (stale and not same_training)
-    donor = None if force else find_trained(exp.recipe_for(r, budget, seed), exclude=d)
+    donor = None if force else find_trained(recipe, exclude=d)
     if donor is not None:
         reuse_trained(donor, d)
         overwrite = False
@@ -350,8 +352,8 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
     }  # fmt: skip
     if overwrite:
         (d / runs.SPEC).unlink(missing_ok=True)
-    total = exp.recipe_for(r, budget, seed).iterations
-    with runs.follow_training(d, total, f"[{eid}] {label}"):
+    images = evaluate.grid_images(recipe, params["eval_limit"])
+    with runs.follow_training(d, recipe.iterations, f"[{eid}] {label}", images=images):
         runner.execute(TRAIN_NOTEBOOK, d / runs.NOTEBOOK, params)
     if not (d / runs.METRICS).exists():  # paused: resumed, not stamped
         print(f"[{eid}] {label}: paused with a checkpoint; run again to continue", flush=True)

@@ -3,6 +3,7 @@ and the progress bar `reprolib run` shows while the train notebook's kernel trai
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import pytest
@@ -47,3 +48,43 @@ def test_follow_training_survives_a_missing_or_odd_log(tmp_path, content):
     with runs.follow_training(tmp_path, total=10, desc="t", every_s=0.01) as bar:
         time.sleep(0.05)
     assert bar.n == 0
+
+
+def _wait_for(condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_follow_training_then_follows_the_scoring_image_by_image(tmp_path):
+    """A run whose weights were reused (its log already at the last iteration) is being
+    scored: the bar counts the images of the finished set x setting files and of the rows
+    file, and ends full once this call's metrics.csv is written (the partial rows removed)."""
+    cols = "protocol,dataset,setting,method,image,psnr,ssim,seconds\n"
+    (tmp_path / runs.LOG).write_text(HEADER + "400,0.25,0.001,29.0,40.0,5.0\n")
+    part = tmp_path / runs.PARTIAL / "0123abcd"
+    (part / "rows").mkdir(parents=True)
+    (part / "Set5__x2.csv").write_text(cols + "p,Set5,x2,m,a,30,0.9,1\n" * 5)
+    rows = part / "rows" / "Set14__x2.rows.csv"
+    rows.write_text(cols + "p,Set14,x2,m,a,30,0.9,1\n" * 2)
+    assert runs.scored_images(tmp_path) == 7
+    with runs.follow_training(tmp_path, total=400, desc="t", every_s=0.01, images=19) as bar:
+        _wait_for(lambda: bar.unit == "img" and bar.n == 7)
+        assert (bar.n, bar.total, bar.format_dict["initial"]) == (7, 19, 7)
+        assert bar.desc.startswith("t scoring")
+        with rows.open("a") as f:
+            f.write("p,Set14,x2,m,a,30,0.9,1\n")
+        _wait_for(lambda: bar.n == 8)
+        assert bar.n == 8
+        shutil.rmtree(tmp_path / runs.PARTIAL)  # evaluate_run finished: metrics, no partial
+        (tmp_path / runs.METRICS).write_text("dataset,psnr\nSet5,30\n")
+    assert bar.n == 19
+
+
+def test_grid_images_counts_every_image_of_every_set_per_setting(data_root):
+    from reprolib import evaluate, recipes
+
+    r = recipes.get_recipe("memnet_sr_identity_adam", budget="cpu")
+    r = recipes.replace(r, test_sets=("Set5", "Set14"), test_settings=("x2", "x3", "x4"))
+    assert evaluate.grid_images(r) == (5 + 14) * 3
+    assert evaluate.grid_images(r, limit=2) == (2 + 2) * 3
