@@ -70,7 +70,7 @@ from typing import Any
 
 import pandas as pd
 
-from reprolib import claims, data, experiments, recipes, runs, stats
+from reprolib import claims, data, evaluate, experiments, recipes, runs, stats
 from reprolib.claims import results_root
 from reprolib.provenance import REPO_ROOT
 
@@ -363,13 +363,14 @@ def verdict_plan(budgets: list[str] | None = None) -> pd.DataFrame:
     missing seed ``0..MIN_SEEDS-1`` of each trained run its checks compare (all its checks, in
     every entry: the finding's verdict is the weakest of them), with its remaining training
     (:func:`_training_left`; once per distinct training) and its evaluation
-    (:func:`eval_cpu_h`). ``blocked_by`` names the scored runs that did not converge or learned
-    nothing: more seeds of those cannot make the finding conclusive at this budget (a longer
-    budget can); ``untested`` names the compared runs not scored yet, with how often their
-    recipe converged at this budget (the risk that they will block it). Findings with every
-    seed scored are left out. Unblocked findings first, cheapest first. The queue orders
-    trainings; this table also counts the evaluations a verdict waits for, which on a large
-    test set (Urban100) can cost more than the training."""
+    (:func:`eval_cpu_h`; the unscored share where a stopped evaluation left images scored).
+    ``blocked_by`` names the scored runs that did not converge or learned nothing: more seeds
+    of those cannot make the finding conclusive at this budget (a longer budget can);
+    ``untested`` names the compared runs not scored yet, with how often their recipe converged
+    at this budget (the risk that they will block it). Findings with every seed scored are
+    left out. Unblocked findings first, cheapest first. The queue orders trainings; this table
+    also counts the evaluations a verdict waits for, which on a large test set (Urban100) can
+    cost more than the training."""
     budgets = [experiments.check_budget(b) for b in (budgets or ["cpu"])]
     bench, rows = _measured_rows() + _bench_rows(), []
     registry = experiments.load()
@@ -416,6 +417,11 @@ def verdict_plan(budgets: list[str] | None = None) -> pd.DataFrame:
                         t, what = _training_left(exp, run, budget, seed, bench)
                         trained[key] = f"{n} seed {seed}"
                     e, basis = eval_cpu_h(exp, run, budget)
+                    scored = runs.scored_images(exp.run_dir(run, budget, seed))
+                    if scored:  # a stopped evaluation resumes at its first unscored image
+                        grid = evaluate.grid_images(exp.recipe_for(run, budget, seed))
+                        e = round(e * max(0.0, 1 - scored / grid), 2)
+                        what += f", {scored}/{grid} images scored"
                     train, ev = train + t, ev + e
                     cost = f"{t:g} h + {e:g} h" + ("" if basis == "measured" else f" {basis}")
                     items.append(f"{eid} {n} seed {seed}: {what} ({cost})")

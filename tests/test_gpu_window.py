@@ -13,7 +13,7 @@ import tarfile
 import pandas as pd
 import pytest
 
-from reprolib import data, experiments, recipes, stats
+from reprolib import data, evaluate, experiments, recipes, stats
 from reprolib.provenance import REPO_ROOT
 from reprolib.restorers import load_model
 from reprolib.train import build_model, train
@@ -259,10 +259,11 @@ def test_rest_tier_puts_recipes_that_converge_and_cheap_runs_first(monkeypatch):
     assert reasons["s"] == "not run"  # the seeds tier is left as it was
 
 
-def test_verdict_plan_counts_training_left_and_evaluation(tmp_path, monkeypatch):
+def test_verdict_plan_counts_training_left_and_evaluation(tmp_path, data_root, monkeypatch):
     """rednet/fig6 scored with seed 0 only (1 h of evaluation each); RED20 seed 1 paused half
-    way: the plan needs 4 seeds, 3.5 trainings of 2 h and 4 evaluations of 1 h. Once
-    RED20_noskip's validation still moves, seeds cannot decide it: the row says it is blocked."""
+    way, RED20_noskip seed 2 trained and half scored: the plan needs 4 seeds, 2.5 trainings of
+    2 h and 3.5 evaluations of 1 h. Once RED20_noskip's validation still moves, seeds cannot
+    decide it: the row says it is blocked."""
     monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
     monkeypatch.setattr(gpu_queue, "estimate", lambda recipe, bench=None: {"est_cpu_h": 2.0})
     exp = experiments.get("rednet/fig6")
@@ -280,11 +281,24 @@ def test_verdict_plan_counts_training_left_and_evaluation(tmp_path, monkeypatch)
     half = exp.recipe_for(red20, "cpu", 1).iterations // 2
     (paused / "log.csv").write_text(f"iteration,loss\n{half},0.5\n")
 
+    noskip = next(r for r in exp.runs if r.name == "RED20_noskip")
+    stopped = exp.run_dir(noskip, "cpu", 2)
+    (stopped / "evaluation_partial" / "0123abcd").mkdir(parents=True)
+    (stopped / "train_summary.json").write_text(json.dumps({
+        "status": "finished", "recipe_fields": recipes.recipe_to_dict(
+            exp.recipe_for(noskip, "cpu", 2))}))  # fmt: skip
+    grid = evaluate.grid_images(exp.recipe_for(noskip, "cpu", 2))
+    (stopped / "evaluation_partial" / "0123abcd" / "BSD200__sigma50.csv").write_text(
+        "image\n" + "x\n" * (grid // 2)
+    )
+
     plan = gpu_queue.verdict_plan(["cpu"])
     assert list(plan.columns) == gpu_queue.PLAN_COLUMNS
     row = plan.set_index("finding").loc["rednet-fig6-val-psnr"]
     assert row["blocked_by"] == "" and row["untested"] == "" and row["missing"] == 4
-    assert row["train_cpu_h"] == 7.0 and row["eval_cpu_h"] == 4.0 and row["total_cpu_h"] == 11.0
+    assert row["train_cpu_h"] == 5.0 and row["eval_cpu_h"] == 3.5 and row["total_cpu_h"] == 8.5
+    half_scored = f"RED20_noskip seed 2: evaluate, {grid // 2}/{grid} images scored (0 h + 0.5 h)"
+    assert half_scored in row["items"]
     resumed = f"rednet/fig6 RED20 seed 1: resume at {half}/{2 * half} + evaluate (1 h + 1 h)"
     assert resumed in row["items"]
 
@@ -294,9 +308,8 @@ def test_verdict_plan_counts_training_left_and_evaluation(tmp_path, monkeypatch)
     assert reused in mv["items"]
     assert "NLRN_MV_sigma30 (recipe not trained yet)" in mv["untested"]
 
-    noskip = exp.run_dir(next(r for r in exp.runs if r.name == "RED20_noskip"), "cpu")
-    log = pd.read_csv(noskip / "log.csv")
+    log = pd.read_csv(exp.run_dir(noskip, "cpu") / "log.csv")
     log["val_psnr"] = [22.0, 23.0, 24.0, 25.0, 26.0]  # +1 dB over the last fifth
-    log.to_csv(noskip / "log.csv", index=False)
+    log.to_csv(exp.run_dir(noskip, "cpu") / "log.csv", index=False)
     row = gpu_queue.verdict_plan(["cpu"]).set_index("finding").loc["rednet-fig6-val-psnr"]
     assert row["blocked_by"] == "RED20_noskip not converged"
