@@ -220,7 +220,7 @@ class PaperItem:
 
     ``budgets``: :func:`entry_budgets` of each entry (with an ``entry`` column); ``cells``: the
     scoreboard's status counts of the item's table cells; ``findings``: one row per finding and
-    budget (``finding, claim, budget, verdict, reason``); ``not_measured``: the scoreboard's
+    budget (``finding, claim, budget, verdict, reason, needs``); ``not_measured``: the scoreboard's
     reasons for the cells nothing measured, with their count; ``why_not``: for a figure that
     no entry measures, why (its kind of content, or that no entry trains its models yet)."""
 
@@ -329,11 +329,42 @@ def observations(paper: str) -> pd.DataFrame:
     return o.loc[o["paper"] == paper, ["finding", "budget", "verdict", "reason"]]
 
 
+def verdict_plan() -> pd.DataFrame:
+    """``results/verdict_plan.csv`` (``scripts/gpu_queue.py``): what each undecided finding
+    still needs, in hours of one core; empty when not written."""
+    path = _results("verdict_plan.csv")
+    if not path.is_file():
+        return pd.DataFrame(columns=["finding", "budget"])
+    return pd.read_csv(path, keep_default_na=False)
+
+
+def needs_text(plan: dict) -> str:
+    """One row of :func:`verdict_plan` in words: why seeds cannot decide the finding at that
+    budget (a compared run did not converge or learned nothing), or what deciding it costs."""
+    if plan["blocked_by"]:
+        return (f"seeds alone cannot decide it at `{plan['budget']}` ({plan['blocked_by']}); "
+                "only a longer schedule, on which the runs converge, can")  # fmt: skip
+
+    def hours(key: str) -> str:
+        return "?" if plan[key] in ("", None) else f"{float(plan[key]):.1f}"
+
+    text = (f"{plan['missing']} seed runs missing, about {hours('total_cpu_h')} h of one core "
+            f"({hours('train_cpu_h')} h training, {hours('eval_cpu_h')} h scoring; "
+            "`results/verdict_plan.csv`)")  # fmt: skip
+    if plan["untested"]:
+        text += f"; not scored yet: {plan['untested']}"
+    return text
+
+
 def _findings_of(ids: list[str], verdicts: pd.DataFrame, observed: pd.DataFrame,
-                 board: pd.DataFrame, registry: dict) -> pd.DataFrame:  # fmt: skip
+                 board: pd.DataFrame, registry: dict,
+                 plan: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
     """One row per finding and budget: the verdict of ``verdicts.csv``, else the per-seed
     observations of a figure analysis, else the scoreboard's status and reason (naming the
-    registry entry that will check it, when one does)."""
+    registry entry that will check it, when one does); ``needs``: for an undecided finding,
+    what deciding it takes (:func:`needs_text` of ``plan``, :func:`verdict_plan`)."""
+    plan = verdict_plan() if plan is None else plan
+    needs = {(p["finding"], str(p["budget"])): needs_text(p) for p in plan.to_dict("records")}
     text = claims.load_findings().set_index("claim_id")["claim"]
     status = board.set_index("claim_id")
     checked_by = experiments.checking_entries(registry)
@@ -349,9 +380,10 @@ def _findings_of(ids: list[str], verdicts: pd.DataFrame, observed: pd.DataFrame,
                 reason = f"checked by {', '.join(checking)} once its runs are scored"
             found = pd.DataFrame([{"budget": "", "verdict": NOT_CHECKED, "reason": reason}])
         for v in found.itertuples():
+            todo = needs.get((fid, str(v.budget)), "") if v.verdict == stats.INCONCLUSIVE else ""
             rows.append({"finding": fid, "claim": text.get(fid, ""), "budget": v.budget,
-                         "verdict": v.verdict, "reason": v.reason})  # fmt: skip
-    return pd.DataFrame(rows, columns=["finding", "claim", "budget", "verdict", "reason"])
+                         "verdict": v.verdict, "reason": v.reason, "needs": todo})  # fmt: skip
+    return pd.DataFrame(rows, columns=["finding", "claim", "budget", "verdict", "reason", "needs"])
 
 
 def tables_and_figures(paper: str, registry: dict | None = None) -> list[PaperItem]:
@@ -506,6 +538,8 @@ def item_markdown(it: PaperItem) -> str:
         for f in part.to_dict("records"):
             at = f" at `{f['budget']}`" if f["budget"] else ""
             lines.append(f"    - **{f['verdict']}**{at}: {f['reason']}")
+            if f.get("needs"):
+                lines.append(f"    - *To decide it*: {f['needs']}")
     if not it.not_measured.empty:
         lines.append("- **Not measured here**:")
         lines += [f"  - {_cells(r.cells)}: {r.reason}" for r in it.not_measured.itertuples()]

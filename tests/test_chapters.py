@@ -85,6 +85,11 @@ def paper(tmp_path, monkeypatch) -> dict:
         {"finding": "memnet-t1", "paper": "memnet", "budget": "cpu", "verdict": "inconclusive",
          "reason": "too few seeds (< 3): MemNet (2), MemNet_NL (1)"},
     ])  # fmt: skip
+    _csv(tmp_path / "verdict_plan.csv", [
+        {"finding": "memnet-t1", "budget": "cpu", "experiments": "memnet/table1",
+         "runs": "MemNet MemNet_NL", "blocked_by": "", "untested": "", "missing": 3,
+         "train_cpu_h": 2.5, "eval_cpu_h": 0.25, "total_cpu_h": 2.75, "items": "..."},
+    ])  # fmt: skip
     nl = Run("MemNet_NL", RECIPE, overrides={"long_term": False})
     exp = Experiment(
         id="memnet/table1", title="Table 1", paper="memnet",
@@ -192,3 +197,23 @@ def test_the_committed_contents_name_every_claims_table(monkeypatch):
         items = chapters.paper_items(paper)
         assert set(claims.load_claims(paper)["table"]) <= set(items)
         assert items[-1] == chapters.TEXT_ITEM
+
+
+def test_an_undecided_finding_says_what_deciding_it_takes(paper):
+    f = paper["table1"].findings.set_index("finding")
+    want = ("3 seed runs missing, about 2.8 h of one core (2.5 h training, 0.2 h scoring; "
+            "`results/verdict_plan.csv`)")  # fmt: skip
+    assert f.at["memnet-t1", "needs"] == want
+    assert f.at["memnet-longterm", "needs"] == ""  # not checked yet: no plan row
+    assert f"    - *To decide it*: {want}" in chapters.item_markdown(paper["table1"]).splitlines()
+    blocked = {"finding": "x", "budget": "cpu", "blocked_by": "RED20 not converged",
+               "untested": "", "missing": 4, "train_cpu_h": 1.0, "eval_cpu_h": "",
+               "total_cpu_h": ""}  # fmt: skip
+    assert chapters.needs_text(blocked).startswith(
+        "seeds alone cannot decide it at `cpu` (RED20 not converged)"
+    )
+    unknown = {**blocked, "blocked_by": "", "untested": "K5 (recipe not trained yet)"}
+    assert chapters.needs_text(unknown) == (
+        "4 seed runs missing, about ? h of one core (1.0 h training, ? h scoring; "
+        "`results/verdict_plan.csv`); not scored yet: K5 (recipe not trained yet)"
+    )
