@@ -7,7 +7,7 @@
     reprolib experiments --budget cpu       ... which runs are current, which are missing
     reprolib run ID|all --budget cpu        train + evaluate + report one entry or all
     reprolib run ID --runs RED MemoryNet    ... only some runs of an entry (its report: all)
-    reprolib run ID --max-minutes 90        ... pause with a checkpoint after 90 min; resumes
+    reprolib run ID --max-minutes 90        ... pause after 90 min (training or scoring); resumes
     reprolib reports                        re-execute comparison and scoreboard pages
     reprolib reports --entries              ... after every entry's report (no training)
     reprolib scaling --budget cpu           budget-scaling curves from training snapshots
@@ -252,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     r.add_argument(
         "--max-minutes", type=float, metavar="M",
-        help="stop training after M minutes of this command: the run in progress keeps a "
-        "checkpoint (run again to resume), later runs wait (evaluation time is not bounded)",
+        help="stop after M minutes of this command: a training in progress keeps a checkpoint, "
+        "a scoring in progress the images scored (run again to resume); later runs wait",
     )  # fmt: skip
     r.set_defaults(func=_run)
 

@@ -56,6 +56,12 @@ PER_IMAGE_COLUMNS = [
 ]  # fmt: skip
 
 
+class EvaluationPaused(RuntimeError):
+    """A deadline stopped an evaluation between two images. The images scored so far are kept
+    (the rows files of :func:`measure`), so the next call resumes at the first one not scored:
+    on one core MemNet's Table 4 grid takes over five hours, longer than a working session."""
+
+
 @dataclass(frozen=True)
 class Pair:
     """One test image as a restorer sees it and as it is scored.
@@ -182,6 +188,7 @@ def measure(
     limit: int | None = None,
     progress: bool = True,
     rows_file: str | Path | None = None,
+    deadline: float | None = None,
 ) -> pd.DataFrame:
     """Per-image PSNR/SSIM of ``method`` on ``dataset`` at ``setting`` under ``protocol``.
 
@@ -190,7 +197,9 @@ def measure(
     Returns :data:`PER_IMAGE_COLUMNS` rows; ``seconds`` is the restorer's time per image.
     ``rows_file``: each image's row is appended there as it is scored, and images already in it
     (a stopped measurement of the same restorer) are kept, not restored again - on one CPU core
-    a large set such as Urban100 takes over an hour per setting for MemNet.
+    a large set such as Urban100 takes over an hour per setting for MemNet. ``deadline`` (a
+    :func:`time.time` value): past it, :class:`EvaluationPaused` is raised before the next
+    image is restored (with ``rows_file``, nothing scored is lost).
     """
     protocols.get(protocol).task_of(setting)
     restore = restorers.restorer(method, setting) if isinstance(method, str) else method
@@ -203,6 +212,9 @@ def measure(
         if pair.image in kept:
             rows.append(kept[pair.image])
             continue
+        if deadline is not None and time.time() >= deadline:
+            raise EvaluationPaused(f"{name} {dataset} {setting}: deadline reached after "
+                                   f"{len(rows)} images")  # fmt: skip
         t0 = time.perf_counter()
         restored = restore(pair.degraded)
         seconds = time.perf_counter() - t0
@@ -232,10 +244,13 @@ def _append_row(rows_file: str | Path, row: tuple) -> None:
         os.fsync(f.fileno())
 
 
-def grid_images(recipe: Recipe, limit: int | None = None) -> int:
+def grid_images(
+    recipe: Recipe, limit: int | None = None, datasets: Sequence[str] | None = None
+) -> int:
     """How many images an evaluation of ``recipe``'s test grid scores (every image of every
-    test set, once per setting; the first ``limit`` of each set when given)."""
-    per_set = [len(data.files(ds)) for ds in recipe.test_sets]
+    test set, or of ``datasets``, once per setting; the first ``limit`` of each set when
+    given)."""
+    per_set = [len(data.files(ds)) for ds in datasets or recipe.test_sets]
     if limit is not None:
         per_set = [min(n, limit) for n in per_set]
     return sum(per_set) * len(recipe.test_settings)
@@ -275,6 +290,7 @@ def evaluate_checkpoint(
     progress: bool = True,
     threads: int | None = None,
     rows_dir: str | Path | None = None,
+    deadline: float | None = None,
 ) -> pd.DataFrame:
     """Per-image PSNR/SSIM of a trained model on ``datasets`` x ``settings`` under ``protocol``.
 
@@ -284,7 +300,8 @@ def evaluate_checkpoint(
     (``tile``, ``ensemble``). ``threads``: torch CPU threads while scoring (more threads than
     free cores slows inference several times over). ``rows_dir``: each set x setting keeps its
     rows as they are scored in ``<set>__<setting>.rows.csv`` there (:func:`measure`'s
-    ``rows_file``). Returns :data:`PER_IMAGE_COLUMNS` rows; average them with :func:`summarise`.
+    ``rows_file``); ``deadline``: as :func:`measure`'s. Returns :data:`PER_IMAGE_COLUMNS`
+    rows; average them with :func:`summarise`.
     """
     import torch
 
@@ -316,6 +333,7 @@ def evaluate_checkpoint(
                 limit=limit,
                 progress=progress,
                 rows_file=None if rows_dir is None else rows_path(rows_dir, ds, st),
+                deadline=deadline,
             )  # fmt: skip
             for ds in sets
             for st in grid
@@ -332,11 +350,14 @@ def evaluate_run(
     device: str | torch.device | None = None,
     threads: int | None = None,
     progress: bool = True,
+    deadline: float | None = None,
 ) -> pd.DataFrame:
     """Score a finished run folder on its test grid (with the x8 self-ensemble where the recipe's
     ``test_ensemble`` says so) and write its evaluation; return the per-set averages (what
     ``metrics.csv`` holds). An evaluation stopped part-way resumes at
-    the first set x setting not yet scored by the same weights (``evaluation_partial/``).
+    the first set x setting not yet scored by the same weights (``evaluation_partial/``),
+    at the first image not yet scored in it. Past ``deadline`` (a :func:`time.time` value)
+    it stops between two images with :class:`EvaluationPaused`, writing no ``metrics.csv``.
 
     ``recipe`` is the grid to score (default: the one saved with the weights; an entry that
     reused another's weights passes its own). ``per_image.csv`` gets one row per image
@@ -364,11 +385,18 @@ def evaluate_run(
             if done.is_file():
                 frames.append(pd.read_csv(done, dtype={"image": str}))
                 continue
-            frame = evaluate_checkpoint(
-                model, [ds], [st], recipe=grid, limit=limit, ensemble=grid.test_ensemble,
-                threads=threads, progress=progress,
-                rows_dir=partial / "rows" if limit is None else None,
-            )  # fmt: skip
+            try:
+                frame = evaluate_checkpoint(
+                    model, [ds], [st], recipe=grid, limit=limit, ensemble=grid.test_ensemble,
+                    threads=threads, progress=progress,
+                    rows_dir=partial / "rows" if limit is None else None, deadline=deadline,
+                )  # fmt: skip
+            except EvaluationPaused:
+                scored = runs.scored_images(run_dir)
+                raise EvaluationPaused(
+                    f"{run_dir}: evaluation stopped at its deadline, {scored} of "
+                    f"{grid_images(grid, limit, datasets)} images scored; run again to continue"
+                ) from None
             runs.write_csv(done, frame)
             rows_path(partial / "rows", ds, st).unlink(missing_ok=True)
             frames.append(frame)

@@ -317,8 +317,9 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
              threads: int | None, runner: Any,
              max_minutes: float | None = None) -> None:  # fmt: skip
     """Train (or reuse) and evaluate one seed of one run through the train notebook; a run
-    paused by ``max_minutes`` keeps its checkpoint and gets no spec stamp (it is not scored),
-    so the next call resumes it rather than taking it for a stale run."""
+    paused by ``max_minutes`` (in training: a checkpoint; in scoring: the images scored) gets
+    no spec stamp (it is not scored), so the next call resumes it rather than taking it for a
+    stale run."""
     from reprolib import evaluate
 
     eid, recipe = exp.id, exp.recipe_for(r, budget, seed)
@@ -356,7 +357,9 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
     with runs.follow_training(d, recipe.iterations, f"[{eid}] {label}", images=images):
         runner.execute(TRAIN_NOTEBOOK, d / runs.NOTEBOOK, params)
     if not (d / runs.METRICS).exists():  # paused: resumed, not stamped
-        print(f"[{eid}] {label}: paused with a checkpoint; run again to continue", flush=True)
+        where = ("scoring stopped between two images, those scored kept" if
+                 (d / runs.MODEL).exists() else "training paused with a checkpoint")  # fmt: skip
+        print(f"[{eid}] {label}: {where}; run again to continue", flush=True)
         return
     run_args = {k: v for k, v in params.items() if k not in ("overwrite", "max_minutes")}
     stamp = {"hash": exp.spec_hash(r, budget, seed), "seed": seed, **run_args}

@@ -33,11 +33,12 @@ NOTEBOOKS.add(
             "eval_sets = None  # test sets; None: the recipe's own\n"
             "eval_limit = None  # first N images per test set (a quick look)\n"
             'device = None  # "cpu", "cuda", ...; None: CUDA when available\n'
-            "max_minutes = None  # stop with a checkpoint after this long; run again to continue\n"
+            "max_minutes = None  # stop training, then scoring, after this long; run again to resume\n"
             "threads = None  # torch CPU threads (1 is faster on a busy shared machine)\n"
             "overwrite = False  # discard a finished or unfinished run in out_dir (else resume)"
         ),
         code(
+            "import time\n\n"
             "import matplotlib.pyplot as plt\n"
             "import pandas as pd\n"
             "from IPython.display import display\n\n"
@@ -45,6 +46,7 @@ NOTEBOOKS.add(
             "from reprolib.provenance import REPO_ROOT\n\n"
             "resolved = train.resolve_recipe(recipe, budget, overrides)\n"
             "out = REPO_ROOT / out_dir if out_dir else train.default_out_dir(resolved)\n"
+            "started = time.time()  # max_minutes bounds the training and then the scoring\n"
             "summary = train.train(\n"
             "    recipe,\n"
             "    budget,\n"
@@ -86,16 +88,21 @@ NOTEBOOKS.add(
             "written to the run folder by `reprolib.evaluate.evaluate_run`."
         ),
         code(
+            "deadline = None if max_minutes is None else started + 60 * max_minutes\n"
             'if summary["status"] == "finished":\n'
-            "    metrics = evaluate.evaluate_run(\n"
-            "        out,\n"
-            "        eval_sets,\n"
-            "        recipe=resolved,\n"
-            "        limit=eval_limit,\n"
-            "        device=device,\n"
-            "        threads=threads,\n"
-            "    )\n"
-            "    display(metrics)\n"
+            "    try:\n"
+            "        metrics = evaluate.evaluate_run(\n"
+            "            out,\n"
+            "            eval_sets,\n"
+            "            recipe=resolved,\n"
+            "            limit=eval_limit,\n"
+            "            device=device,\n"
+            "            threads=threads,\n"
+            "            deadline=deadline,\n"
+            "        )\n"
+            "        display(metrics)\n"
+            "    except evaluate.EvaluationPaused as paused:\n"
+            "        print(paused)\n"
             "else:\n"
             "    print(f\"run paused at iteration {summary['iterations']}: run again to continue\")"
         ),

@@ -142,3 +142,32 @@ def test_multi_view_testing_is_evaluation_only_and_scores_the_self_ensemble(data
     }
     np.testing.assert_allclose(multi, views[True], rtol=0, atol=1e-9)
     assert abs(multi[0] - views[False][0]) > 1e-3
+
+
+def test_a_deadline_stops_a_measurement_between_images(data_root, tmp_path, monkeypatch):
+    """Past its deadline measure() raises EvaluationPaused before restoring the next image; the
+    images scored stay in rows_file and the next call restores only the others."""
+    rows_file = tmp_path / "Set5__x2.rows.csv"
+    clock = iter([0.0, 0.0, 10.0])  # the deadline (5.0) passes before the third image
+    monkeypatch.setattr(evaluate.time, "time", lambda: next(clock))
+    restored = []
+    kw = {"method_name": "Identity", "progress": False, "rows_file": rows_file}
+    with pytest.raises(evaluate.EvaluationPaused, match="deadline reached after 2 images"):
+        evaluate.measure(lambda x: restored.append(x) or x, "Set5", "x2", "memnet_sr",
+                         deadline=5.0, **kw)  # fmt: skip
+    assert len(restored) == 2 and len(pd.read_csv(rows_file)) == 2
+    monkeypatch.undo()
+    resumed = evaluate.measure(lambda x: restored.append(x) or x, "Set5", "x2", "memnet_sr", **kw)
+    assert len(restored) == 5 and len(resumed) == 5
+
+
+def test_a_deadline_pauses_evaluate_run_without_metrics(data_root, tmp_path):
+    """A deadline already past: evaluate_run stops before its first image, says how many of the
+    grid's images are scored, writes no metrics.csv; without a deadline it then finishes."""
+    recipe, _, copy = _red20_copy(tmp_path)
+    kw = {"recipe": recipe, "limit": 1, "threads": 1, "progress": False}
+    with pytest.raises(evaluate.EvaluationPaused, match="0 of 2 images scored"):
+        evaluate.evaluate_run(copy, ["Set12", "BSD68"], deadline=0.0, **kw)
+    assert not (copy / runs.METRICS).exists()
+    evaluate.evaluate_run(copy, ["Set12", "BSD68"], **kw)
+    assert (copy / runs.METRICS).exists()
