@@ -164,6 +164,27 @@ def write_toc(path: Path | None = None) -> str:
     return text
 
 
+def plan_headline(plan: pd.DataFrame, budget: str) -> str:
+    """The landing page's line on what the undecided findings at ``budget`` still need
+    (:func:`verdict_plan`): how many are blocked by a run that did not converge or learned
+    nothing, and the hours of one core the others need ("" when the plan has no row)."""
+    plan = plan[plan["budget"].astype(str) == budget]
+    if plan.empty:
+        return ""
+    free = plan[plan["blocked_by"] == ""].sort_values("total_cpu_h")
+    blocked = len(plan) - len(free)
+    line = (f"Of {len(plan)} findings that still lack seeds or runs at `{budget}`, {blocked} "
+            f"compare{'s' * (blocked == 1)} a run that did not converge or learned nothing "
+            "there, so only longer schedules can decide them")  # fmt: skip
+    if len(free):
+        total = pd.to_numeric(free["total_cpu_h"], errors="coerce").sum()
+        first, hours = free.iloc[0]["finding"], float(free.iloc[0]["total_cpu_h"])
+        line += (f"; the other {len(free)} need{'s' * (len(free) == 1)} about {total:.0f} "
+                 f"hours of one core in all (the cheapest, {first}, about {hours:.0f} h; "
+                 "`results/verdict_plan.csv`)")  # fmt: skip
+    return line + "."
+
+
 def write_headline(path: Path | None = None) -> str:
     """Write ``results/headline.md``: the landing page's few lines on where the study stands,
     counted from the scoreboard and the verdicts (``book/index.md`` includes it)."""
@@ -191,6 +212,9 @@ def write_headline(path: Path | None = None) -> str:
         f"{moving} compare runs that had not converged and {dead} a run that learned nothing "
         "(a finding can fail several conditions); the scoreboard gives each reason."
     )
+    line = plan_headline(verdict_plan(), "cpu")
+    if line:
+        lines.append(f"- {line}")
     text = "\n".join(lines) + "\n"
     (path or _results("headline.md")).write_text(text)
     return text

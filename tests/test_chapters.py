@@ -217,3 +217,20 @@ def test_an_undecided_finding_says_what_deciding_it_takes(paper):
         "4 seed runs missing, about ? h of one core (1.0 h training, ? h scoring; "
         "`results/verdict_plan.csv`); not scored yet: K5 (recipe not trained yet)"
     )
+
+
+def test_the_landing_page_says_what_the_undecided_findings_need():
+    plan = pd.DataFrame([
+        {"finding": "a", "budget": "cpu", "blocked_by": "", "total_cpu_h": 12.3},
+        {"finding": "b", "budget": "cpu", "blocked_by": "", "total_cpu_h": 3.4},
+        {"finding": "c", "budget": "cpu", "blocked_by": "RED20 not converged",
+         "total_cpu_h": 1.0},
+        {"finding": "d", "budget": "gpu", "blocked_by": "", "total_cpu_h": 1.0},
+    ])  # fmt: skip
+    assert chapters.plan_headline(plan, "cpu") == (
+        "Of 3 findings that still lack seeds or runs at `cpu`, 1 compares a run that did not "
+        "converge or learned nothing there, so only longer schedules can decide them; the other "
+        "2 need about 16 hours of one core in all (the cheapest, b, about 3 h; "
+        "`results/verdict_plan.csv`)."
+    )
+    assert chapters.plan_headline(plan, "paper") == ""
