@@ -354,7 +354,7 @@ def _run_one(exp: Experiment, r: Run, budget: str, seed: int, force: bool, devic
     if overwrite:
         (d / runs.SPEC).unlink(missing_ok=True)
     images = evaluate.grid_images(recipe, params["eval_limit"])
-    with runs.follow_training(d, recipe.iterations, f"[{eid}] {label}", images=images):
+    with runs.follow_run(d, recipe.iterations, f"[{eid}] {label}", images=images):
         runner.execute(TRAIN_NOTEBOOK, d / runs.NOTEBOOK, params)
     if not (d / runs.METRICS).exists():  # paused: resumed, not stamped
         where = ("scoring stopped between two images, those scored kept" if

@@ -15,7 +15,7 @@ explorer agree on it:
   reader (or a run killed half-way) never leaves half a file behind;
 * finding runs (:func:`trained_run_dirs`) and the run that trained a folder's weights when they
   were copied from another entry (:func:`weights_origin`);
-* following a training from outside the process that runs it (:func:`follow_training`: the
+* following a training from outside the process that runs it (:func:`follow_run`: the
   progress bar ``reprolib run`` shows while the train notebook's kernel trains).
 """
 
@@ -48,7 +48,7 @@ __all__ = [
     "SUMMARY",
     "TRAINED_FILES",
     "atomic_write",
-    "follow_training",
+    "follow_run",
     "last_logged",
     "read_summary",
     "seed_dir_name",
@@ -192,10 +192,10 @@ def scored_images(run_dir: str | Path) -> int:
 
 
 @contextmanager
-def follow_training(
+def follow_run(
     run_dir: str | Path, total: int, desc: str, every_s: float = 10.0, images: int = 0
 ) -> Iterator[Any]:
-    """A terminal progress bar of a training another process runs (the train notebook's
+    """A terminal progress bar of a run another process trains and scores (the train notebook's
     kernel, whose own bar a ``reprolib run`` user never sees): iterations logged so far in the
     run's ``log.csv``, the last loss and validation PSNR, polled every ``every_s`` seconds. A
     resumed run starts at the iteration its log had reached (``initial``), so the rate shown

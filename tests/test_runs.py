@@ -27,9 +27,9 @@ def test_last_logged_reads_the_last_complete_row_and_the_last_validation(tmp_pat
     assert runs.last_logged(tmp_path) == {"iteration": 50.0, "loss": 0.9}  # no validation yet
 
 
-def test_follow_training_tracks_the_log_while_it_grows(tmp_path):
+def test_follow_run_tracks_the_log_while_it_grows(tmp_path):
     (tmp_path / runs.LOG).write_text(HEADER + "100,0.5,0.001,27.5,10.0,5.0\n")  # a resumed run
-    with runs.follow_training(tmp_path, total=400, desc="t", every_s=0.01) as bar:
+    with runs.follow_run(tmp_path, total=400, desc="t", every_s=0.01) as bar:
         deadline = time.monotonic() + 5
         while bar.n != 100 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -42,10 +42,10 @@ def test_follow_training_tracks_the_log_while_it_grows(tmp_path):
 
 
 @pytest.mark.parametrize("content", ["", HEADER, "garbage\n1,2\n"])
-def test_follow_training_survives_a_missing_or_odd_log(tmp_path, content):
+def test_follow_run_survives_a_missing_or_odd_log(tmp_path, content):
     if content:
         (tmp_path / runs.LOG).write_text(content)
-    with runs.follow_training(tmp_path, total=10, desc="t", every_s=0.01) as bar:
+    with runs.follow_run(tmp_path, total=10, desc="t", every_s=0.01) as bar:
         time.sleep(0.05)
     assert bar.n == 0
 
@@ -56,7 +56,7 @@ def _wait_for(condition, seconds: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-def test_follow_training_then_follows_the_scoring_image_by_image(tmp_path):
+def test_follow_run_then_follows_the_scoring_image_by_image(tmp_path):
     """A run whose weights were reused (its log already at the last iteration) is being
     scored: the bar counts the images of the finished set x setting files and of the rows
     file, and ends full once this call's metrics.csv is written (the partial rows removed)."""
@@ -68,7 +68,7 @@ def test_follow_training_then_follows_the_scoring_image_by_image(tmp_path):
     rows = part / "rows" / "Set14__x2.rows.csv"
     rows.write_text(cols + "p,Set14,x2,m,a,30,0.9,1\n" * 2)
     assert runs.scored_images(tmp_path) == 7
-    with runs.follow_training(tmp_path, total=400, desc="t", every_s=0.01, images=19) as bar:
+    with runs.follow_run(tmp_path, total=400, desc="t", every_s=0.01, images=19) as bar:
         _wait_for(lambda: bar.unit == "img" and bar.n == 7)
         assert (bar.n, bar.total, bar.format_dict["initial"]) == (7, 19, 7)
         assert bar.desc.startswith("t scoring")
