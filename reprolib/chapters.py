@@ -366,8 +366,15 @@ def needs_text(plan: dict) -> str:
     """One row of :func:`verdict_plan` in words: why seeds cannot decide the finding at that
     budget (a compared run did not converge or learned nothing), or what deciding it costs."""
     if plan["blocked_by"]:
-        return (f"seeds alone cannot decide it at `{plan['budget']}` ({plan['blocked_by']}); "
-                "only a longer schedule, on which the runs converge, can")  # fmt: skip
+        runs_ = plan["blocked_by"].split("; ")
+        shown = "; ".join(runs_[:4]) + (f"; {len(runs_) - 4} more" if len(runs_) > 4 else "")
+        cures = []
+        if "not converged" in plan["blocked_by"]:
+            cures.append("a longer schedule, on which the runs converge")
+        if "learned nothing" in plan["blocked_by"]:
+            cures.append("runs that learn (the cause of the collapse found first)")
+        return (f"seeds alone cannot decide it at `{plan['budget']}` ({shown}); it needs "
+                + "; and ".join(cures))  # fmt: skip
 
     def hours(key: str) -> str:
         return "?" if plan[key] in ("", None) else f"{float(plan[key]):.1f}"

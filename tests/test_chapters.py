@@ -209,8 +209,16 @@ def test_an_undecided_finding_says_what_deciding_it_takes(paper):
     blocked = {"finding": "x", "budget": "cpu", "blocked_by": "RED20 not converged",
                "untested": "", "missing": 4, "train_cpu_h": 1.0, "eval_cpu_h": "",
                "total_cpu_h": ""}  # fmt: skip
-    assert chapters.needs_text(blocked).startswith(
-        "seeds alone cannot decide it at `cpu` (RED20 not converged)"
+    assert chapters.needs_text(blocked) == (
+        "seeds alone cannot decide it at `cpu` (RED20 not converged); it needs a longer "
+        "schedule, on which the runs converge"
+    )
+    many = {**blocked, "blocked_by": "; ".join(
+        [f"R{k} not converged" for k in range(5)] + ["M learned nothing"])}  # fmt: skip
+    assert chapters.needs_text(many) == (
+        "seeds alone cannot decide it at `cpu` (R0 not converged; R1 not converged; "
+        "R2 not converged; R3 not converged; 2 more); it needs a longer schedule, on which the "
+        "runs converge; and runs that learn (the cause of the collapse found first)"
     )
     unknown = {**blocked, "blocked_by": "", "untested": "K5 (recipe not trained yet)"}
     assert chapters.needs_text(unknown) == (
