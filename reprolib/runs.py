@@ -220,6 +220,7 @@ def follow_run(
             scoring.set()  # training done (or reused): the same bar follows the scoring
             bar.unit = "img"
             bar.set_description(f"{desc} scoring", refresh=False)
+            bar.set_postfix({}, refresh=False)  # the training's loss no longer applies
             bar.initial = 0
             bar.reset(total=images)
             bar.initial = bar.n = bar.last_print_n = scored  # the rate: this call's images

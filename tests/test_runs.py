@@ -71,7 +71,7 @@ def test_follow_run_then_follows_the_scoring_image_by_image(tmp_path):
     with runs.follow_run(tmp_path, total=400, desc="t", every_s=0.01, images=19) as bar:
         _wait_for(lambda: bar.unit == "img" and bar.n == 7)
         assert (bar.n, bar.total, bar.format_dict["initial"]) == (7, 19, 7)
-        assert bar.desc.startswith("t scoring")
+        assert bar.desc.startswith("t scoring") and not bar.postfix
         with rows.open("a") as f:
             f.write("p,Set14,x2,m,a,30,0.9,1\n")
         _wait_for(lambda: bar.n == 8)
