@@ -57,18 +57,25 @@ def _wait_for(condition, seconds: float = 5.0) -> None:
 
 
 def test_follow_run_then_follows_the_scoring_image_by_image(tmp_path):
-    """A run whose weights were reused (its log already at the last iteration) is being
-    scored: the bar counts the images of the finished set x setting files and of the rows
-    file, and ends full once this call's metrics.csv is written (the partial rows removed)."""
+    """The training's last rows, then the scoring of a stopped evaluation that resumes (its
+    scored files appear before the last log row here, so the switch sees them): the bar
+    switches to images (the finished set x setting files and the rows file count, the loss is
+    dropped) and ends full once this call's metrics.csv is written (the partial rows gone)."""
     cols = "protocol,dataset,setting,method,image,psnr,ssim,seconds\n"
-    (tmp_path / runs.LOG).write_text(HEADER + "400,0.25,0.001,29.0,40.0,5.0\n")
-    part = tmp_path / runs.PARTIAL / "0123abcd"
-    (part / "rows").mkdir(parents=True)
-    (part / "Set5__x2.csv").write_text(cols + "p,Set5,x2,m,a,30,0.9,1\n" * 5)
-    rows = part / "rows" / "Set14__x2.rows.csv"
-    rows.write_text(cols + "p,Set14,x2,m,a,30,0.9,1\n" * 2)
-    assert runs.scored_images(tmp_path) == 7
+    (tmp_path / runs.LOG).write_text(HEADER + "300,0.5,0.001,28.0,30.0,5.0\n")
     with runs.follow_run(tmp_path, total=400, desc="t", every_s=0.01, images=19) as bar:
+        _wait_for(lambda: bar.postfix)  # the first poll (the bar starts at the log's 300)
+        assert bar.n == 300 and bar.unit == "it" and "loss=0.5" in bar.postfix
+        staged = tmp_path / "staged"  # the scored files appear at once (no poll in between)
+        part = staged / "0123abcd"
+        (part / "rows").mkdir(parents=True)
+        (part / "Set5__x2.csv").write_text(cols + "p,Set5,x2,m,a,30,0.9,1\n" * 5)
+        (part / "rows" / "Set14__x2.rows.csv").write_text(cols + "p,Set14,x2,m,a,30,0.9,1\n" * 2)
+        staged.rename(tmp_path / runs.PARTIAL)
+        rows = tmp_path / runs.PARTIAL / "0123abcd" / "rows" / "Set14__x2.rows.csv"
+        assert runs.scored_images(tmp_path) == 7
+        with (tmp_path / runs.LOG).open("a") as log:
+            log.write("400,0.25,0.001,29.0,40.0,5.0\n")
         _wait_for(lambda: bar.unit == "img" and bar.n == 7)
         assert (bar.n, bar.total, bar.format_dict["initial"]) == (7, 19, 7)
         assert bar.desc.startswith("t scoring") and not bar.postfix
