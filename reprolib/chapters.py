@@ -171,7 +171,8 @@ def plan_headline(plan: pd.DataFrame, budget: str) -> str:
     plan = plan[plan["budget"].astype(str) == budget]
     if plan.empty:
         return ""
-    free = plan[plan["blocked_by"] == ""].sort_values("total_cpu_h")
+    hours = pd.to_numeric(plan["total_cpu_h"], errors="coerce")
+    free = plan.assign(total_cpu_h=hours)[plan["blocked_by"] == ""].sort_values("total_cpu_h")
     blocked = len(plan) - len(free)
     line = (f"Of {len(plan)} findings that still lack seeds or runs at `{budget}`, {blocked} "
             f"compare{'s' * (blocked == 1)} a run that did not converge or learned nothing "
@@ -359,7 +360,10 @@ def verdict_plan() -> pd.DataFrame:
     path = _results("verdict_plan.csv")
     if not path.is_file():
         return pd.DataFrame(columns=["finding", "budget"])
-    return pd.read_csv(path, keep_default_na=False)
+    plan = pd.read_csv(path)  # hours stay numbers (NaN: unknown); the text columns ""
+    text = plan.columns.intersection(["experiments", "runs", "blocked_by", "untested", "items"])
+    plan[text] = plan[text].astype(object).where(plan[text].notna(), "").astype(str)
+    return plan
 
 
 def needs_text(plan: dict) -> str:
@@ -377,7 +381,8 @@ def needs_text(plan: dict) -> str:
                 + "; and ".join(cures))  # fmt: skip
 
     def hours(key: str) -> str:
-        return "?" if plan[key] in ("", None) else f"{float(plan[key]):.1f}"
+        value = pd.to_numeric(plan[key], errors="coerce")
+        return "?" if pd.isna(value) else f"{float(value):.1f}"
 
     text = (f"{plan['missing']} seed runs missing, about {hours('total_cpu_h')} h of one core "
             f"({hours('train_cpu_h')} h training, {hours('eval_cpu_h')} h scoring; "

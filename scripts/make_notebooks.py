@@ -212,9 +212,8 @@ NOTEBOOKS.add(
             "Unblocked findings first, cheapest first."
         ),
         hidden(
-            'plan_path = REPO_ROOT / "results" / "verdict_plan.csv"\n'
-            "if plan_path.is_file():\n"
-            "    plan = pd.read_csv(plan_path, keep_default_na=False)\n"
+            "plan = chapters.verdict_plan()\n"
+            'if "items" in plan:\n'
             '    free = plan[plan["blocked_by"] == ""]\n'
             "    n, m = len(plan), len(free)\n"
             '    display(Markdown(f"{n} findings lack seeds or runs; {m} are not blocked."))\n'

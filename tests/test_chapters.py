@@ -242,3 +242,24 @@ def test_the_landing_page_says_what_the_undecided_findings_need():
         "`results/verdict_plan.csv`)."
     )
     assert chapters.plan_headline(plan, "paper") == ""
+
+
+def test_the_plan_reads_hours_as_numbers_and_missing_text_as_empty(tmp_path, monkeypatch):
+    """An unknown scoring time (empty in the CSV) stays NaN, so the hours sort as numbers
+    ("12.3" after "8.1", not before) and read as "?"; empty text columns read as ""."""
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    _csv(tmp_path / "verdict_plan.csv", [
+        {"finding": "a", "budget": "cpu", "blocked_by": None, "untested": None, "missing": 2,
+         "train_cpu_h": 1.0, "eval_cpu_h": 11.3, "total_cpu_h": 12.3},
+        {"finding": "b", "budget": "cpu", "blocked_by": None, "untested": "K5 (recipe not "
+         "trained yet)", "missing": 2, "train_cpu_h": 8.1, "eval_cpu_h": None,
+         "total_cpu_h": None},
+        {"finding": "c", "budget": "cpu", "blocked_by": None, "untested": None, "missing": 1,
+         "train_cpu_h": 8.1, "eval_cpu_h": 0.0, "total_cpu_h": 8.1},
+    ])  # fmt: skip
+    plan = chapters.verdict_plan()
+    assert plan["total_cpu_h"].dtype == float and plan.at[0, "blocked_by"] == ""
+    assert "about ? h of one core (8.1 h training, ? h scoring" in chapters.needs_text(
+        plan.iloc[1].to_dict()
+    )
+    assert "(the cheapest, c, about 8 h;" in chapters.plan_headline(plan, "cpu")
