@@ -166,7 +166,7 @@ def write_toc(path: Path | None = None) -> str:
 
 def plan_headline(plan: pd.DataFrame, budget: str) -> str:
     """The landing page's line on what the undecided findings at ``budget`` still need
-    (:func:`verdict_plan`): how many are blocked by a run that did not converge or learned
+    (:func:`load_verdict_plan`): how many are blocked by a run that did not converge or learned
     nothing, and the hours of one core the others need ("" when the plan has no row)."""
     plan = plan[plan["budget"].astype(str) == budget]
     if plan.empty:
@@ -213,7 +213,7 @@ def write_headline(path: Path | None = None) -> str:
         f"{moving} compare runs that had not converged and {dead} a run that learned nothing "
         "(a finding can fail several conditions); the scoreboard gives each reason."
     )
-    line = plan_headline(verdict_plan(), "cpu")
+    line = plan_headline(load_verdict_plan(), "cpu")
     if line:
         lines.append(f"- {line}")
     text = "\n".join(lines) + "\n"
@@ -354,7 +354,7 @@ def observations(paper: str) -> pd.DataFrame:
     return o.loc[o["paper"] == paper, ["finding", "budget", "verdict", "reason"]]
 
 
-def verdict_plan() -> pd.DataFrame:
+def load_verdict_plan() -> pd.DataFrame:
     """``results/verdict_plan.csv`` (``scripts/gpu_queue.py``): what each undecided finding
     still needs, in hours of one core; empty when not written."""
     path = _results("verdict_plan.csv")
@@ -367,7 +367,7 @@ def verdict_plan() -> pd.DataFrame:
 
 
 def needs_text(plan: dict) -> str:
-    """One row of :func:`verdict_plan` in words: why seeds cannot decide the finding at that
+    """One row of :func:`load_verdict_plan` in words: why seeds cannot decide the finding at that
     budget (a compared run did not converge or learned nothing), or what deciding it costs."""
     if plan["blocked_by"]:
         runs_ = plan["blocked_by"].split("; ")
@@ -398,8 +398,8 @@ def _findings_of(ids: list[str], verdicts: pd.DataFrame, observed: pd.DataFrame,
     """One row per finding and budget: the verdict of ``verdicts.csv``, else the per-seed
     observations of a figure analysis, else the scoreboard's status and reason (naming the
     registry entry that will check it, when one does); ``needs``: for an undecided finding,
-    what deciding it takes (:func:`needs_text` of ``plan``, :func:`verdict_plan`)."""
-    plan = verdict_plan() if plan is None else plan
+    what deciding it takes (:func:`needs_text` of ``plan``, :func:`load_verdict_plan`)."""
+    plan = load_verdict_plan() if plan is None else plan
     needs = {(p["finding"], str(p["budget"])): needs_text(p) for p in plan.to_dict("records")}
     text = claims.load_findings().set_index("claim_id")["claim"]
     status = board.set_index("claim_id")

@@ -274,17 +274,28 @@ def _stored_summary(exp: experiments.Experiment, budget: str) -> pd.DataFrame:
     return m[m["budget"].astype(str) == budget] if "budget" in m else m
 
 
-def deciding_seeds(budgets: list[str]) -> list[dict[str, Any]]:
+Facts = dict[tuple[str, str], dict[str, stats.RunFacts]]
+
+
+def _facts(eid: str, budget: str, cache: Facts) -> dict[str, stats.RunFacts]:
+    """:func:`reprolib.experiments.run_facts` of an entry at a budget, read once into ``cache``
+    (they read every run's log; ``main`` passes one cache to the queue and the verdict plan)."""
+    if (eid, budget) not in cache:
+        exp = experiments.get(eid)
+        cache[eid, budget] = experiments.run_facts(exp, budget, _stored_summary(exp, budget))
+    return cache[eid, budget]
+
+
+def deciding_seeds(budgets: list[str], facts: Facts | None = None) -> list[dict[str, Any]]:
     """Candidates of tier ``seeds``: (experiment, run, seed, budget) with the finding."""
-    out = []
+    out, facts = [], {} if facts is None else facts
     for eid, exp in experiments.load().items():
         for budget in budgets:
             if not exp.checks:
                 continue
-            facts = experiments.run_facts(exp, budget, _stored_summary(exp, budget))
             for check in exp.checks:
                 compared = finding_runs(exp, check)
-                if not too_few_seeds_only(compared, facts):
+                if not too_few_seeds_only(compared, _facts(eid, budget, facts)):
                     continue
                 for seed in range(stats.MIN_SEEDS):
                     for name in compared:
@@ -308,7 +319,7 @@ def eval_cpu_h(exp: experiments.Experiment, run: experiments.Run, budget: str) -
 
     def measured(r: experiments.Run) -> float | None:
         for seed in exp.seeds_on_disk(r, budget):
-            path = exp.run_dir(r, budget, seed) / "per_image.csv"
+            path = exp.run_dir(r, budget, seed) / runs.PER_IMAGE
             if path.is_file():
                 per_image = pd.read_csv(path, usecols=lambda c: c == "seconds")
                 if "seconds" in per_image:
@@ -341,13 +352,11 @@ def _training_left(exp: experiments.Experiment, run: experiments.Run, budget: st
     is there to resume."""
     recipe = exp.recipe_for(run, budget, seed)
     d = exp.run_dir(run, budget, seed)
-    finished = _finished_recipe(d)
-    if finished is not None and not recipes.recipe_diff(finished, recipe, training_only=True):
-        return 0.0, "evaluate"
-    if experiments.find_trained(recipe, exclude=d) is not None:
-        return 0.0, "evaluate (weights reused)"
+    weights = trained_weights(recipe, d)
+    if weights is not None:
+        return 0.0, "evaluate" if weights == d else "evaluate (weights reused)"
     hours = estimate(recipe, bench)["est_cpu_h"]
-    done = runs.last_logged(d).get("iteration", 0) if (d / "checkpoint.pt").exists() else 0
+    done = runs.last_logged(d).get("iteration", 0) if (d / runs.CHECKPOINT).exists() else 0
     if done:
         left = max(0.0, 1 - done / recipe.iterations)
         return round(hours * left, 2), f"resume at {int(done)}/{recipe.iterations} + evaluate"
@@ -358,7 +367,7 @@ PLAN_COLUMNS = ["finding", "budget", "experiments", "runs", "blocked_by", "untes
                 "missing", "train_cpu_h", "eval_cpu_h", "total_cpu_h", "items"]  # fmt: skip
 
 
-def verdict_plan(budgets: list[str] | None = None) -> pd.DataFrame:
+def verdict_plan(budgets: list[str] | None = None, facts: Facts | None = None) -> pd.DataFrame:
     """What each finding still needs before the verdict rule can decide it, on one core: every
     missing seed ``0..MIN_SEEDS-1`` of each trained run its checks compare (all its checks, in
     every entry: the finding's verdict is the weakest of them), with its remaining training
@@ -372,7 +381,7 @@ def verdict_plan(budgets: list[str] | None = None) -> pd.DataFrame:
     also counts the evaluations a verdict waits for, which on a large test set (Urban100) can
     cost more than the training."""
     budgets = [experiments.check_budget(b) for b in (budgets or ["cpu"])]
-    bench, rows = _measured_rows() + _bench_rows(), []
+    bench, rows, facts = _measured_rows() + _bench_rows(), [], {} if facts is None else facts
     registry = experiments.load()
     findings: dict[str, list[tuple[str, str]]] = {}  # finding -> (entry, run) its checks compare
     for eid, exp in registry.items():
@@ -383,16 +392,10 @@ def verdict_plan(budgets: list[str] | None = None) -> pd.DataFrame:
                       if n in names and (eid, n) not in pairs]  # fmt: skip
     for budget in budgets:
         plateaus = experiments.convergence_by_recipe(budget).set_index("recipe")
-        facts = {
-            eid: experiments.run_facts(
-                registry[eid], budget, _stored_summary(registry[eid], budget)
-            )
-            for eid in {e for p in findings.values() for e, _ in p}
-        }
         for finding, pairs in findings.items():
             blocked, untested = [], []
             for eid, n in pairs:
-                f = facts[eid].get(n)
+                f = _facts(eid, budget, facts).get(n)
                 if f is not None:
                     blocked += [f"{n} not converged"] * (not f.converged)
                     blocked += [f"{n} learned nothing"] * (f.gain_db < stats.MIN_GAIN_DB)
@@ -403,23 +406,26 @@ def verdict_plan(budgets: list[str] | None = None) -> pd.DataFrame:
                     untested.append(f"{n} (recipe converged {int(done)}/{int(total)})")
                 else:
                     untested.append(f"{n} (recipe not trained yet)")
-            items, train, ev, trained = [], 0.0, 0.0, {}
+            items, train, ev, trained, scoring = [], 0.0, 0.0, {}, {}
             for seed in range(stats.MIN_SEEDS):
                 for eid, n in pairs:
                     exp = registry[eid]
                     run = next(r for r in exp.runs if r.name == n)
                     if _state(exp, run, budget, seed) == "current":
                         continue
-                    key = training_key(exp.recipe_for(run, budget, seed))
+                    recipe = exp.recipe_for(run, budget, seed)
+                    key = training_key(recipe)
                     if key in trained:  # NLRN-MV scores NLRN's weights
                         t, what = 0.0, f"evaluate (weights of {trained[key]})"
                     else:
                         t, what = _training_left(exp, run, budget, seed, bench)
                         trained[key] = f"{n} seed {seed}"
-                    e, basis = eval_cpu_h(exp, run, budget)
+                    if (eid, n) not in scoring:  # the same for every seed of the run
+                        scoring[eid, n] = eval_cpu_h(exp, run, budget)
+                    e, basis = scoring[eid, n]
                     scored = runs.scored_images(exp.run_dir(run, budget, seed))
                     if scored:  # a stopped evaluation resumes at its first unscored image
-                        grid = evaluate.grid_images(exp.recipe_for(run, budget, seed))
+                        grid = evaluate.grid_images(recipe)
                         e = round(e * max(0.0, 1 - scored / grid), 2)
                         what += f", {scored}/{grid} images scored"
                     train, ev = train + t, ev + e
@@ -464,6 +470,15 @@ def _finished_recipe(d: Path) -> recipes.Recipe | None:
         return None
 
 
+def trained_weights(recipe: recipes.Recipe, d: Path) -> Path | None:
+    """Where finished weights of ``recipe``'s training are: ``d`` itself (only its scoring is
+    missing), another run folder (``reprolib run`` reuses them), or None (it must train)."""
+    finished = _finished_recipe(d)
+    if finished is not None and not recipes.recipe_diff(finished, recipe, training_only=True):
+        return d
+    return experiments.find_trained(recipe, exclude=d)
+
+
 def _last_write(d: Path) -> float:
     times = [p.stat().st_mtime for p in d.rglob("*") if p.is_file()] if d.is_dir() else []
     return max(times, default=0.0)
@@ -475,13 +490,15 @@ def build_queue(
     active_minutes: float = 60.0,
     costs: bool = True,
     notes: list[str] | None = None,
+    facts: Facts | None = None,
 ) -> pd.DataFrame:
     """The queue (:data:`COLUMNS`), priority 1 first. ``notes`` collects why rows were left
-    out; ``costs=False`` leaves the estimates empty (fast)."""
+    out; ``costs=False`` leaves the estimates empty (fast); ``facts``: a cache of the runs'
+    facts to share with :func:`verdict_plan`."""
     budgets = [experiments.check_budget(b) for b in (budgets or ["cpu", "gpu"])]
     notes = [] if notes is None else notes
     registry = experiments.load()
-    cands = deciding_seeds(budgets)
+    cands = deciding_seeds(budgets, facts)
     if "gpu" in budgets:
         cands += [dict(tier="headline", experiment=e, run=r, seed=0, budget="gpu",
                        why="headline table, full-size model") for e, r in HEADLINE]  # fmt: skip
@@ -515,17 +532,14 @@ def build_queue(
         if tkey in seen:
             notes.append(f"{where}: same training as queued {seen[tkey]}")
             continue
-        finished = _finished_recipe(d)
-        same = finished is not None and not recipes.recipe_diff(
-            finished, recipe, training_only=True
-        )
-        if same:
+        weights = trained_weights(recipe, d)
+        if weights == d:
             notes.append(f"{where}: trained here already, needs evaluation only ({state})")
             continue
-        donor = experiments.find_trained(recipe, exclude=d)
-        if donor is not None:
-            notes.append(f"{where}: weights at {donor.relative_to(results_root())}")
+        if weights is not None:
+            notes.append(f"{where}: weights at {weights.relative_to(results_root())}")
             continue
+        finished = _finished_recipe(d)
         age = (time.time() - _last_write(d)) / 60
         if active_minutes and age < active_minutes:
             notes.append(f"{where}: written {age:.0f} min ago (training here now?)")
@@ -703,9 +717,11 @@ def main(argv: list[str] | None = None) -> int:
                                  if info["tests_dropped"] else ""))  # fmt: skip
         return 0
     notes: list[str] = []
-    queue = build_queue(args.budgets, active_minutes=args.active_minutes, notes=notes)
+    facts: Facts = {}
+    queue = build_queue(args.budgets, active_minutes=args.active_minutes, notes=notes,
+                        facts=facts)  # fmt: skip
     write_queue(queue, out)
-    plan = verdict_plan([b for b in args.budgets if b == "cpu"] or args.budgets)
+    plan = verdict_plan([b for b in args.budgets if b == "cpu"] or args.budgets, facts)
     runs.write_csv(verdict_plan_path(), plan)
     for n in notes:
         print(f"left out: {n}", file=sys.stderr, flush=True)

@@ -212,7 +212,7 @@ NOTEBOOKS.add(
             "Unblocked findings first, cheapest first."
         ),
         hidden(
-            "plan = chapters.verdict_plan()\n"
+            "plan = chapters.load_verdict_plan()\n"
             'if "items" in plan:\n'
             '    free = plan[plan["blocked_by"] == ""]\n'
             "    n, m = len(plan), len(free)\n"

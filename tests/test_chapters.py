@@ -257,7 +257,7 @@ def test_the_plan_reads_hours_as_numbers_and_missing_text_as_empty(tmp_path, mon
         {"finding": "c", "budget": "cpu", "blocked_by": None, "untested": None, "missing": 1,
          "train_cpu_h": 8.1, "eval_cpu_h": 0.0, "total_cpu_h": 8.1},
     ])  # fmt: skip
-    plan = chapters.verdict_plan()
+    plan = chapters.load_verdict_plan()
     assert plan["total_cpu_h"].dtype == float and plan.at[0, "blocked_by"] == ""
     assert "about ? h of one core (8.1 h training, ? h scoring" in chapters.needs_text(
         plan.iloc[1].to_dict()
