@@ -3,6 +3,8 @@
     python scripts/gpu_queue.py                        # write <results>/queue.csv, print the top
     python scripts/gpu_queue.py --budgets cpu gpu paper
     python scripts/gpu_queue.py --pack-data .gpu_data  # copy the sets the queued runs need
+    python scripts/gpu_queue.py --slim                 # just before a device call: results/ aside
+    python scripts/gpu_queue.py --restore              # just after it: results/ back
 
 Every run of the registry (``experiments.yaml``) that still needs training, one row per run,
 seed and budget, in priority order (column ``tier``):
@@ -51,8 +53,14 @@ and whether a run that failed to converge blocks it; the scoreboard shows it.
 order (each run's training and validation sets; then their test sets while they fit), with a
 ``MANIFEST.json`` that lists only those sets, and prints the total. The limit (``--max-mib``)
 defaults to 50 MiB or, if less, what the 64 MiB a device call carries leaves beside the
-working tree. Runs whose sets did not fit are skipped by the window; the test sets are only
-needed for the final evaluation, which ``reprolib run`` does here on CPU.
+working tree as it travels slim (below). Runs whose sets did not fit are skipped by the window;
+the test sets are only needed for the final evaluation, which ``reprolib run`` does here on CPU.
+
+``--slim`` / ``--restore``: a device call carries the checkout's tracked and untracked files
+(64 MiB in all), and the committed results (weights, snapshots, executed reports) outgrew that
+long ago, so a call made from the full checkout is refused. The window reads nothing of
+``results/`` but the queue, so :func:`slim_tree` moves ``results/`` into the git directory and
+out of the index for the call, and :func:`restore_tree` puts both back.
 """
 
 from __future__ import annotations
@@ -93,6 +101,8 @@ CPU_FLOPS = 50e9  #: assumed FLOP/s of one CPU core (only when no bench row of t
 BENCH = REPO_ROOT / "results" / "bench" / "train.csv"
 DEVICE_MIB = 64  #: what one device call carries: the working tree plus carried paths
 DATA_MIB = 50  #: the most data the brief allows to carry
+#: The files of ``results/`` a GPU window reads on the device (:func:`slim_tree` keeps them).
+DEVICE_RESULTS = ("queue.csv",)
 
 
 def queue_path() -> Path:
@@ -608,22 +618,84 @@ def needed_sets(row: dict[str, Any]) -> tuple[list[str], list[str]]:
     return need, [p for p in parts(list(r.test_sets)) if p not in need]
 
 
-def travelling_mib(exclude: Path | None = None) -> float:
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+
+
+def _stays(name: str) -> bool:
+    """Whether a checkout path travels in a slim tree: all but ``results/`` beyond the queue."""
+    parts = name.split("/", 1)
+    return parts[0] != "results" or (len(parts) == 2 and parts[1] in DEVICE_RESULTS)
+
+
+def travelling_mib(
+    exclude: Path | None = None, slim: bool = False, root: Path = REPO_ROOT
+) -> float:
     """Size of what a device call carries besides the carried paths: tracked and
-    untracked-not-ignored files of the checkout."""
+    untracked-not-ignored files of the checkout (``slim``: as :func:`slim_tree` leaves it)."""
     try:
-        out = subprocess.run(
-            ["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=REPO_ROOT,
-            capture_output=True, check=True,
-        ).stdout.decode()  # fmt: skip
+        out = _git(root, "ls-files", "-z", "-co", "--exclude-standard")
     except (OSError, subprocess.CalledProcessError):
         return 0.0
     total = 0
     for name in filter(None, out.split("\0")):
-        p = REPO_ROOT / name
+        p = root / name
+        if slim and not _stays(name):
+            continue
         if p.is_file() and not (exclude and p.resolve().is_relative_to(exclude.resolve())):
             total += p.stat().st_size
     return total / 2**20
+
+
+def stash_dir(root: Path = REPO_ROOT) -> Path:
+    """Where :func:`slim_tree` keeps ``results/`` during a device call: inside the git
+    directory, which is not part of the working tree that travels."""
+    return Path(_git(root, "rev-parse", "--absolute-git-dir").strip()) / "device_stash"
+
+
+def slim_tree(root: Path = REPO_ROOT) -> float:
+    """Set ``results/`` aside for a device call (all of it but :data:`DEVICE_RESULTS`): moved
+    into :func:`stash_dir` and removed from the index, so that neither a listing of the
+    tracked files nor of the files on disk finds it. Returns the MiB that now travel.
+
+    Refuses while ``results/`` has uncommitted changes (a run writing, results not committed):
+    what is set aside must be exactly the last commit, so that :func:`restore_tree` can put the
+    index back from it and nothing written during the call is mixed in."""
+    results, stash = root / "results", stash_dir(root)
+    if stash.exists():
+        raise SystemExit(f"results/ is already set aside in {stash}: --restore first")
+    dirty = _git(root, "status", "--porcelain", "--untracked-files=all", "--", "results")
+    if dirty.strip():
+        raise SystemExit("results/ has uncommitted changes; commit them (and stop any run that "
+                         f"writes there) before a device call:\n{dirty}")  # fmt: skip
+    stash.mkdir(parents=True)
+    results.rename(stash / "results")
+    results.mkdir()
+    for name in DEVICE_RESULTS:
+        if (stash / "results" / name).is_file():
+            shutil.copy2(stash / "results" / name, results / name)
+    keep = [f":(exclude)results/{n}" for n in DEVICE_RESULTS]
+    _git(root, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", "results", *keep)
+    return travelling_mib(root=root)
+
+
+def restore_tree(root: Path = REPO_ROOT) -> None:
+    """Undo :func:`slim_tree`: ``results/`` back from :func:`stash_dir`, its index entries
+    back from the last commit. Refuses if ``results/`` gained files meanwhile (a run started in
+    the slim tree), so that they are looked at rather than overwritten."""
+    results, stash = root / "results", stash_dir(root)
+    if not (stash / "results").is_dir():
+        raise SystemExit(f"nothing to restore: {stash / 'results'} does not exist")
+    extra = sorted(p.relative_to(root).as_posix() for p in results.rglob("*")
+                   if p.is_file() and not _stays(p.relative_to(root).as_posix()))  # fmt: skip
+    if extra:
+        raise SystemExit("results/ gained files while set aside; move them out first: "
+                         + ", ".join(extra[:10]))  # fmt: skip
+    shutil.rmtree(results)
+    (stash / "results").rename(results)
+    _git(root, "reset", "-q", "--", "results")
+    shutil.rmtree(stash)
 
 
 def pack_data(dest: Path, queue: pd.DataFrame, max_mib: float | None = None) -> dict[str, Any]:
@@ -631,7 +703,7 @@ def pack_data(dest: Path, queue: pd.DataFrame, max_mib: float | None = None) -> 
     src = data.data_root()
     manifest = json.loads((src / "MANIFEST.json").read_text())
     entries = {d["name"]: d for d in manifest["datasets"]}
-    tree = travelling_mib(exclude=dest)
+    tree = travelling_mib(exclude=dest, slim=True)
     if max_mib is None:
         max_mib = min(DATA_MIB, DEVICE_MIB - 1 - tree)
     limit = max_mib * 2**20
@@ -700,7 +772,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--max-mib", type=float, help="data size limit of --pack-data")
     p.add_argument("--show", type=int, default=10, help="rows to print")
+    p.add_argument("--slim", action="store_true",
+                   help="set results/ (but the queue) aside for a device call")  # fmt: skip
+    p.add_argument("--restore", action="store_true", help="put results/ back after the call")
     args = p.parse_args(argv)
+    if args.restore:
+        restore_tree()
+        print(f"results/ restored; the working tree is {travelling_mib():.1f} MiB")
+        return 0
+    if (stash_dir() / "results").exists():
+        raise SystemExit("results/ is set aside for a device call: --restore first")
+    if args.slim:
+        print(
+            f"results/ set aside in {stash_dir()}; what a device call carries besides its "
+            f"carried paths: {slim_tree():.1f} MiB of {DEVICE_MIB}. After the call: --restore"
+        )
+        return 0
     out = args.out or queue_path()
     if args.pack_data is not None:
         queue = pd.read_csv(out) if out.is_file() else None
@@ -711,7 +798,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.pack_data}: {', '.join(info['sets'])}")
         tree = f"{info['tree_mib']:.1f} MiB of {DEVICE_MIB}"
         print(f"total {info['mib']:.1f} MiB (limit {info['limit_mib']:.1f} MiB; the working "
-              f"tree that travels with it: {tree})")  # fmt: skip
+              f"tree that travels with it once --slim: {tree})")  # fmt: skip
         print(f"queue rows with their training data: {len(info['rows_covered'])} of "
               f"{len(queue)}" + (f"; test sets left out: {', '.join(info['tests_dropped'])}"
                                  if info["tests_dropped"] else ""))  # fmt: skip

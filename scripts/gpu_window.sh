@@ -5,7 +5,9 @@
 #
 # On the GPU machine (a copy of this checkout, its python3 with torch/CUDA preinstalled, no
 # network), with results/queue.csv (python scripts/gpu_queue.py) and the datasets it needs in
-# .gpu_data/ (python scripts/gpu_queue.py --pack-data .gpu_data; carried with the call):
+# .gpu_data/ (python scripts/gpu_queue.py --pack-data .gpu_data; carried with the call), and
+# results/ set aside here for the call (python scripts/gpu_queue.py --slim; --restore after it:
+# the committed results are larger than the 64 MiB a call carries):
 #   (a) makes the project importable over the preinstalled torch (PYTHONPATH, installs nothing);
 #   (b) runs the CUDA-marked tests (pytest -m cuda);
 #   (c) trains the queue in priority order, K runs at a time on the one GPU, each stopping with

@@ -313,3 +313,51 @@ def test_verdict_plan_counts_training_left_and_evaluation(tmp_path, data_root, m
     log.to_csv(exp.run_dir(noskip, "cpu") / "log.csv", index=False)
     row = gpu_queue.verdict_plan(["cpu"]).set_index("finding").loc["rednet-fig6-val-psnr"]
     assert row["blocked_by"] == "RED20_noskip not converged"
+
+
+def test_slim_tree_sets_results_aside_for_a_device_call_and_restores_them(tmp_path):
+    """The committed results outgrew the 64 MiB a device call carries: --slim leaves only the
+    code and the queue in both the index and the working tree, --restore puts back every byte."""
+    root = tmp_path / "checkout"
+    (root / "results" / "paper" / "run").mkdir(parents=True)
+    (root / "reprolib").mkdir()
+
+    def git(*args: str) -> str:
+        cmd = ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args]
+        return subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q")
+    (root / ".gitignore").write_text("results/**/checkpoint.pt\n")
+    (root / "reprolib" / "code.py").write_text("x = 1\n")
+    (root / "results" / "queue.csv").write_text("priority\n1\n")
+    weights = root / "results" / "paper" / "run" / "model.pt"
+    weights.write_bytes(os.urandom(3 * 2**20))
+    (root / "results" / "paper" / "run" / "checkpoint.pt").write_bytes(b"ignored")
+    git("add", ".")
+    git("commit", "-q", "-m", "start")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert gpu_queue.travelling_mib(root=root) > 3
+    assert gpu_queue.travelling_mib(root=root, slim=True) < 0.01
+
+    left = gpu_queue.slim_tree(root)
+    assert left < 0.01
+    listed = set(git("ls-files", "-co", "--exclude-standard").split())
+    assert listed == {".gitignore", "reprolib/code.py", "results/queue.csv"}
+    assert sorted(p.name for p in (root / "results").rglob("*")) == ["queue.csv"]
+    with pytest.raises(SystemExit, match="already set aside"):
+        gpu_queue.slim_tree(root)
+    (root / "results" / "new_run.csv").write_text("started in the slim tree")
+    with pytest.raises(SystemExit, match="gained files"):
+        gpu_queue.restore_tree(root)
+    (root / "results" / "new_run.csv").unlink()
+
+    gpu_queue.restore_tree(root)
+    after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert after == before
+    assert git("status", "--porcelain") == ""
+    assert not gpu_queue.stash_dir(root).exists()
+    with pytest.raises(SystemExit, match="nothing to restore"):
+        gpu_queue.restore_tree(root)
+    weights.write_bytes(b"changed, not committed")
+    with pytest.raises(SystemExit, match="uncommitted changes"):
+        gpu_queue.slim_tree(root)
