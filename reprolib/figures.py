@@ -27,7 +27,7 @@ only from there) and returns a matplotlib figure. A figure whose runs are not tr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,12 +91,31 @@ def _seed_models(
 #: How an observation drawn from a figure is judged (the verdict rule's seed condition).
 OBSERVATION_RULE = (
     f"An observation read off a figure **holds** when at least {stats.MIN_SEEDS} seeds of the "
-    "model(s) each show it and the 95% interval of its measured quantity over images and seeds "
-    "(the verdict rule's bootstrap, `reprolib.stats.mean_interval`) lies above zero, **does "
-    "not hold** when as many seeds each show the opposite and the interval lies below zero, and "
-    "is **inconclusive** otherwise (too few seeds, seeds disagree, the interval includes 0, or "
-    "the quantity is not measured per image, so it has no such interval)."
+    "model(s) each show it, every model it is read from converged and beat its degraded input "
+    "(the verdict rule's conditions), and the 95% interval of its measured quantity over images "
+    "and seeds (the verdict rule's bootstrap, `reprolib.stats.mean_interval`) lies above zero, "
+    "**does not hold** when as many seeds each show the opposite under the same conditions and "
+    "the interval lies below zero, and is **inconclusive** otherwise (too few seeds, seeds "
+    "disagree, a model not converged or learned nothing, the interval includes 0, or the "
+    "quantity is not measured per image, so it has no such interval)."
 )
+
+
+def unfit_models(models: Iterable[tuple[Experiment, str]], budget: str) -> list[str]:
+    """Which of the (entry, run) models an observation is read from the verdict rule would not
+    let decide anything (:data:`reprolib.stats.VERDICT_RULE`, conditions on convergence and on
+    beating the degraded input), each with why; a run not scored yet is left to the seed count."""
+    out = []
+    for exp, run in models:
+        facts = experiments.run_facts(exp, budget, experiments.summary(exp, budget)).get(run)
+        if facts is None:
+            continue
+        label = f"{run} ({exp.id})"
+        if not facts.converged:
+            out.append(f"not converged: {label}, validation moved {facts.change_db:+.2f} dB")
+        if facts.gain_db < stats.MIN_GAIN_DB:
+            out.append(f"learned nothing: {label}")
+    return out
 
 
 def _observation(
@@ -104,10 +123,12 @@ def _observation(
     claim: str,
     per_seed: dict[int, tuple[bool, str]],
     interval: tuple[float, float, float] | None = None,
+    unfit: Sequence[str] = (),
 ) -> dict:
     """One judged observation (:data:`OBSERVATION_RULE`): ``per_seed`` maps a seed to (shows
     it, the measured evidence); ``interval`` is (mean, 95% low, 95% high) of the observation's
-    quantity over images and seeds, positive where it shows, when it is measured per image."""
+    quantity over images and seeds, positive where it shows, when it is measured per image;
+    ``unfit``: why some model it is read from cannot decide it (:func:`unfit_models`)."""
     shows = [v for v, _ in per_seed.values()]
     n = len(shows)
     mean, lo, hi = interval if interval is not None else (np.nan, np.nan, np.nan)
@@ -124,6 +145,12 @@ def _observation(
         verdict = f"{stats.INCONCLUSIVE} (no interval: not measured per image)"
     else:
         verdict = f"{stats.INCONCLUSIVE} (interval includes 0)"
+    if unfit:
+        why = "; ".join(unfit)
+        if verdict in (stats.HOLDS, stats.NOT_HOLDS):
+            verdict = f"{stats.INCONCLUSIVE} ({why}; the seeds alone would say '{verdict}')"
+        else:
+            verdict = f"{verdict.removesuffix(')')}; {why})"
     evidence = "; ".join(f"seed {k}: {'yes' if v else 'no'}, {e}" for k, (v, e) in per_seed.items())
     return {"finding": finding, "claim": claim, "verdict": verdict,
             "seeds_showing": f"{sum(shows)} of {n}", "evidence": evidence,
@@ -236,6 +263,7 @@ def _fig4_high_frequency(exp: Experiment, budget: str, device: str | None) -> di
         "MemNet's last prediction holds more high-frequency power than MemNet_NL's",
         per_seed,
         interval,
+        unfit_models([(exp, "MemNet"), (exp, "MemNet_NL")], budget),
     )
 
 
@@ -272,7 +300,10 @@ def memnet_fig5_gate_norms(exp: Experiment, budget: str, device: str | None = No
     bars = pd.concat(
         [analysis.gate_norm_bars(t).assign(task=task) for task, t in tables.items()]
     ).reset_index()
-    judged = pd.DataFrame([_fig5_tasks_differ(tasks), *_fig5_observations(tasks)])
+    unfit = unfit_models(
+        [(experiments.get(eid), run) for t, (eid, run) in FIG5_TASKS.items() if t in tasks], budget
+    )
+    judged = pd.DataFrame([_fig5_tasks_differ(tasks, unfit), *_fig5_observations(tasks, unfit)])
     fig, axes = plt.subplots(len(tables), 2, figsize=(9, 2.8 * len(tables)), squeeze=False)
     for (ax1, ax2), (task, part) in zip(axes, tables.items(), strict=True):
         for block, curve in part.groupby("block"):
@@ -302,7 +333,7 @@ def _bar_distance(a: pd.DataFrame, b: pd.DataFrame) -> float:
     return float((a - b).abs().to_numpy().mean())
 
 
-def _fig5_tasks_differ(tasks: dict[str, dict]) -> dict:
+def _fig5_tasks_differ(tasks: dict[str, dict], unfit: Sequence[str] = ()) -> dict:
     """Sec. 5.3 (1), "different tasks have different norm distributions": a seed shows it when
     the Fig. 5 bars (:func:`_bar_distance`) of every pair of tasks at that seed differ more than
     those of any two seeds of one task do (two models of the same task also differ; only a
@@ -333,10 +364,10 @@ def _fig5_tasks_differ(tasks: dict[str, dict]) -> dict:
             )
         else:  # fmt: skip
             per_seed[k] = (False, f"between tasks {text}; no second seed of a task to compare")
-    return _observation("memnet-fig5-obs1-tasks", claim, per_seed)
+    return _observation("memnet-fig5-obs1-tasks", claim, per_seed, unfit=unfit)
 
 
-def _fig5_observations(tasks: dict[str, dict]) -> list[dict]:
+def _fig5_observations(tasks: dict[str, dict], unfit: Sequence[str] = ()) -> list[dict]:
     """Sec. 5.3 (2): mean and variance of the normalised norms fall with the block index
     (Spearman rank correlation < 0 for both); (3a) maps of the last recursion have the largest
     mean norm; (3b) in the later half of the blocks long-term maps outweigh the short-term maps
@@ -373,13 +404,13 @@ def _fig5_observations(tasks: dict[str, dict]) -> list[dict]:
     return [
         _observation("memnet-fig5-obs2-decay",
                      "mean and variance of the gate weight norms fall with the block number",
-                     per_seed("2")),
+                     per_seed("2"), unfit=unfit),
         _observation("memnet-fig5-obs3-memories",
                      "(a) last-recursion short-term maps have the largest mean norm",
-                     per_seed("3a")),
+                     per_seed("3a"), unfit=unfit),
         _observation("memnet-fig5-obs3-memories",
                      "(b) in late blocks long-term maps outweigh short-term maps of recursions "
-                     "1..R-1", per_seed("3b")),
+                     "1..R-1", per_seed("3b"), unfit=unfit),
     ]  # fmt: skip
 
 
@@ -396,7 +427,7 @@ def memnet_fig6_intermediate(
     for k, other in models.items():
         if k != first:  # the PSNR of every seed for the judgement; its timing is not needed
             scores[k] = analysis.psnr_per_intermediate(other, pairs, "x3", "memnet_sr", warmup=0)
-    judged = pd.DataFrame([_fig6_rising(scores)])
+    judged = pd.DataFrame([_fig6_rising(scores, unfit_models([(exp, "MemNet")], budget))])
     fig, ax = plt.subplots(figsize=(4.5, 3))
     ax.plot(table.seconds, table.psnr, "o-")
     for _, row in table.iterrows():
@@ -415,7 +446,7 @@ def memnet_fig6_intermediate(
     )
 
 
-def _fig6_rising(scores: dict[int, pd.DataFrame]) -> dict:
+def _fig6_rising(scores: dict[int, pd.DataFrame], unfit: Sequence[str] = ()) -> dict:
     """Sec. 5.4 / Fig. 6: the PSNR of ``MemNet_Mm`` rises with ``m`` up to the last block (the
     figure's curve is monotone): a seed shows it when every intermediate prediction scores above
     the one before it on Set5 x3 (means over the images)."""
@@ -428,6 +459,7 @@ def _fig6_rising(scores: dict[int, pd.DataFrame]) -> dict:
         "memnet-fig6-m3",
         "(part) the intermediate predictions' PSNR rises with the block index m",
         per_seed,
+        unfit=unfit,
     )
 
 
@@ -445,7 +477,7 @@ def nlrn_fig4_correlation(exp: Experiment, budget: str, device: str | None = Non
         k: analysis.correlation_similarity(m, noisy, clean, pixels) for k, m in models.items()
     }
     table = next(iter(tables.values()))
-    judged = pd.DataFrame([_fig4_progressive(tables)])
+    judged = pd.DataFrame([_fig4_progressive(tables, unfit_models([(exp, "NLRN")], budget))])
     maps = analysis.correlation_map_grid(model, noisy, pixels[:1], step=None)[pixels[0]]
     q = model.q
     fig, axes = plt.subplots(1, 2 + len(maps), figsize=(1.9 * (2 + len(maps)), 2.2))
@@ -472,7 +504,7 @@ def nlrn_fig4_correlation(exp: Experiment, budget: str, device: str | None = Non
     )
 
 
-def _fig4_progressive(tables: dict[int, pd.DataFrame]) -> dict:
+def _fig4_progressive(tables: dict[int, pd.DataFrame], unfit: Sequence[str] = ()) -> dict:
     """NLRN Sec. 5.1 / Fig. 4: "as the recurrent state index increases, locations with similar
     features progressively show higher correlation": a seed shows it when, for every query
     pixel, the lift of similar pixels rises with the state (Spearman rank correlation > 0) and
@@ -491,6 +523,7 @@ def _fig4_progressive(tables: dict[int, pd.DataFrame]) -> dict:
         "nlrn-fig4-corr-maps",
         "similar pixels get more of the correlation weight as the state index grows",
         per_seed,
+        unfit=unfit,
     )
 
 
@@ -535,7 +568,8 @@ def memorynet_fig7_features(
         for k, m in list(found.items())[1:]
     }
     shares = {(name, next(iter(found))): closer[name] for name, found in seeds.items()}
-    judged = pd.DataFrame([_fig7_closer({**shares, **later})])
+    unfit = unfit_models([(exp, name) for name in seeds], budget)
+    judged = pd.DataFrame([_fig7_closer({**shares, **later}, unfit)])
 
     degraded, clean = pairs[0]
 
@@ -590,7 +624,7 @@ def _share_closer(deviation: pd.DataFrame) -> float:
     return float((wide["with memory"] < wide["without memory"]).mean())
 
 
-def _fig7_closer(shares: dict[tuple[str, int], float]) -> dict:
+def _fig7_closer(shares: dict[tuple[str, int], float], unfit: Sequence[str] = ()) -> dict:
     """MemoryNet Sec. IV-C / Fig. 7: "the original feature map without adding memory obviously
     deviates from the original image", i.e. with the memory augment the first-layer features
     lie closer to the clean image's: a seed shows it when, for every run with a memory trained
@@ -604,6 +638,7 @@ def _fig7_closer(shares: dict[tuple[str, int], float]) -> dict:
         "memorynet-fig7-features",
         "first-layer features lie closer to the clean image's with the memory augment",
         per_seed,
+        unfit=unfit,
     )
 
 

@@ -185,6 +185,21 @@ def test_an_observation_holds_only_when_three_seeds_show_it_and_its_interval_exc
     assert verdict([True, True, True]) == "inconclusive (no interval: not measured per image)"
     assert verdict([True, True, False]) == "inconclusive (seeds disagree)"
     assert verdict([True, True]) == "inconclusive (too few seeds: 2 < 3)"
+    # a model that did not converge or learned nothing decides nothing, as in the verdict rule
+    unfit = ["not converged: NLRN (nlrn/table4), validation moved +0.06 dB"]
+    held = figures._observation("f", "c", {k: (True, "e") for k in range(3)}, (0.05, 0.01, 0.09),
+                                unfit)["verdict"]  # fmt: skip
+    assert held == f"inconclusive ({unfit[0]}; the seeds alone would say 'holds')"
+    few = figures._observation("f", "c", {0: (True, "e")}, unfit=unfit)["verdict"]
+    assert few == f"inconclusive (too few seeds: 1 < 3; {unfit[0]})"
+
+
+def test_unfit_models_names_the_runs_the_verdict_rule_cannot_use():
+    """On the committed cpu results: Table 1's MemNet converged (3 seeds) and beat bicubic;
+    MemoryNet Table 4's Memory run ends below its input (learned nothing)."""
+    assert figures.unfit_models([(experiments.get("memnet/table1"), "MemNet")], "cpu") == []
+    why = figures.unfit_models([(experiments.get("memorynet/table4"), "Memory")], "cpu")
+    assert "learned nothing: Memory (memorynet/table4)" in why
 
 
 def test_sweep_curve_plots_psnr_against_the_swept_parameter(results):
