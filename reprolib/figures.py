@@ -101,6 +101,13 @@ OBSERVATION_RULE = (
 )
 
 
+def read_from(models: Sequence[tuple[Experiment, str]], budget: str) -> dict[str, list[str]]:
+    """The (entry, run) models an observation is read from, as :func:`_observation` records
+    them (``models``: ``entry:run``, what the verdict plan counts seeds of) and why some cannot
+    decide it (``unfit``, :func:`unfit_models`)."""
+    return {"models": [f"{e.id}:{r}" for e, r in models], "unfit": unfit_models(models, budget)}
+
+
 def unfit_models(models: Iterable[tuple[Experiment, str]], budget: str) -> list[str]:
     """Which of the (entry, run) models an observation is read from the verdict rule would not
     let decide anything (:data:`reprolib.stats.VERDICT_RULE`, conditions on convergence and on
@@ -124,11 +131,13 @@ def _observation(
     per_seed: dict[int, tuple[bool, str]],
     interval: tuple[float, float, float] | None = None,
     unfit: Sequence[str] = (),
+    models: Sequence[str] = (),
 ) -> dict:
     """One judged observation (:data:`OBSERVATION_RULE`): ``per_seed`` maps a seed to (shows
     it, the measured evidence); ``interval`` is (mean, 95% low, 95% high) of the observation's
     quantity over images and seeds, positive where it shows, when it is measured per image;
-    ``unfit``: why some model it is read from cannot decide it (:func:`unfit_models`)."""
+    ``unfit``: why some model it is read from cannot decide it (:func:`unfit_models`);
+    ``models``: those models as ``entry:run`` (:func:`read_from`)."""
     shows = [v for v, _ in per_seed.values()]
     n = len(shows)
     mean, lo, hi = interval if interval is not None else (np.nan, np.nan, np.nan)
@@ -154,7 +163,7 @@ def _observation(
     evidence = "; ".join(f"seed {k}: {'yes' if v else 'no'}, {e}" for k, (v, e) in per_seed.items())
     return {"finding": finding, "claim": claim, "verdict": verdict,
             "seeds_showing": f"{sum(shows)} of {n}", "evidence": evidence,
-            "margin": mean, "ci_low": lo, "ci_high": hi}  # fmt: skip
+            "margin": mean, "ci_low": lo, "ci_high": hi, "models": " ".join(models)}  # fmt: skip
 
 
 def _image(dataset: str, setting: str, protocol: str, index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -263,7 +272,7 @@ def _fig4_high_frequency(exp: Experiment, budget: str, device: str | None) -> di
         "MemNet's last prediction holds more high-frequency power than MemNet_NL's",
         per_seed,
         interval,
-        unfit_models([(exp, "MemNet"), (exp, "MemNet_NL")], budget),
+        **read_from([(exp, "MemNet"), (exp, "MemNet_NL")], budget),
     )
 
 
@@ -300,10 +309,10 @@ def memnet_fig5_gate_norms(exp: Experiment, budget: str, device: str | None = No
     bars = pd.concat(
         [analysis.gate_norm_bars(t).assign(task=task) for task, t in tables.items()]
     ).reset_index()
-    unfit = unfit_models(
+    fit = read_from(
         [(experiments.get(eid), run) for t, (eid, run) in FIG5_TASKS.items() if t in tasks], budget
     )
-    judged = pd.DataFrame([_fig5_tasks_differ(tasks, unfit), *_fig5_observations(tasks, unfit)])
+    judged = pd.DataFrame([_fig5_tasks_differ(tasks, fit), *_fig5_observations(tasks, fit)])
     fig, axes = plt.subplots(len(tables), 2, figsize=(9, 2.8 * len(tables)), squeeze=False)
     for (ax1, ax2), (task, part) in zip(axes, tables.items(), strict=True):
         for block, curve in part.groupby("block"):
@@ -333,7 +342,7 @@ def _bar_distance(a: pd.DataFrame, b: pd.DataFrame) -> float:
     return float((a - b).abs().to_numpy().mean())
 
 
-def _fig5_tasks_differ(tasks: dict[str, dict], unfit: Sequence[str] = ()) -> dict:
+def _fig5_tasks_differ(tasks: dict[str, dict], fit: dict | None = None) -> dict:
     """Sec. 5.3 (1), "different tasks have different norm distributions": a seed shows it when
     the Fig. 5 bars (:func:`_bar_distance`) of every pair of tasks at that seed differ more than
     those of any two seeds of one task do (two models of the same task also differ; only a
@@ -364,10 +373,10 @@ def _fig5_tasks_differ(tasks: dict[str, dict], unfit: Sequence[str] = ()) -> dic
             )
         else:  # fmt: skip
             per_seed[k] = (False, f"between tasks {text}; no second seed of a task to compare")
-    return _observation("memnet-fig5-obs1-tasks", claim, per_seed, unfit=unfit)
+    return _observation("memnet-fig5-obs1-tasks", claim, per_seed, **(fit or {}))
 
 
-def _fig5_observations(tasks: dict[str, dict], unfit: Sequence[str] = ()) -> list[dict]:
+def _fig5_observations(tasks: dict[str, dict], fit: dict | None = None) -> list[dict]:
     """Sec. 5.3 (2): mean and variance of the normalised norms fall with the block index
     (Spearman rank correlation < 0 for both); (3a) maps of the last recursion have the largest
     mean norm; (3b) in the later half of the blocks long-term maps outweigh the short-term maps
@@ -404,13 +413,13 @@ def _fig5_observations(tasks: dict[str, dict], unfit: Sequence[str] = ()) -> lis
     return [
         _observation("memnet-fig5-obs2-decay",
                      "mean and variance of the gate weight norms fall with the block number",
-                     per_seed("2"), unfit=unfit),
+                     per_seed("2"), **(fit or {})),
         _observation("memnet-fig5-obs3-memories",
                      "(a) last-recursion short-term maps have the largest mean norm",
-                     per_seed("3a"), unfit=unfit),
+                     per_seed("3a"), **(fit or {})),
         _observation("memnet-fig5-obs3-memories",
                      "(b) in late blocks long-term maps outweigh short-term maps of recursions "
-                     "1..R-1", per_seed("3b"), unfit=unfit),
+                     "1..R-1", per_seed("3b"), **(fit or {})),
     ]  # fmt: skip
 
 
@@ -427,7 +436,7 @@ def memnet_fig6_intermediate(
     for k, other in models.items():
         if k != first:  # the PSNR of every seed for the judgement; its timing is not needed
             scores[k] = analysis.psnr_per_intermediate(other, pairs, "x3", "memnet_sr", warmup=0)
-    judged = pd.DataFrame([_fig6_rising(scores, unfit_models([(exp, "MemNet")], budget))])
+    judged = pd.DataFrame([_fig6_rising(scores, read_from([(exp, "MemNet")], budget))])
     fig, ax = plt.subplots(figsize=(4.5, 3))
     ax.plot(table.seconds, table.psnr, "o-")
     for _, row in table.iterrows():
@@ -446,7 +455,7 @@ def memnet_fig6_intermediate(
     )
 
 
-def _fig6_rising(scores: dict[int, pd.DataFrame], unfit: Sequence[str] = ()) -> dict:
+def _fig6_rising(scores: dict[int, pd.DataFrame], fit: dict | None = None) -> dict:
     """Sec. 5.4 / Fig. 6: the PSNR of ``MemNet_Mm`` rises with ``m`` up to the last block (the
     figure's curve is monotone): a seed shows it when every intermediate prediction scores above
     the one before it on Set5 x3 (means over the images)."""
@@ -459,7 +468,7 @@ def _fig6_rising(scores: dict[int, pd.DataFrame], unfit: Sequence[str] = ()) -> 
         "memnet-fig6-m3",
         "(part) the intermediate predictions' PSNR rises with the block index m",
         per_seed,
-        unfit=unfit,
+        **(fit or {}),
     )
 
 
@@ -477,7 +486,7 @@ def nlrn_fig4_correlation(exp: Experiment, budget: str, device: str | None = Non
         k: analysis.correlation_similarity(m, noisy, clean, pixels) for k, m in models.items()
     }
     table = next(iter(tables.values()))
-    judged = pd.DataFrame([_fig4_progressive(tables, unfit_models([(exp, "NLRN")], budget))])
+    judged = pd.DataFrame([_fig4_progressive(tables, read_from([(exp, "NLRN")], budget))])
     maps = analysis.correlation_map_grid(model, noisy, pixels[:1], step=None)[pixels[0]]
     q = model.q
     fig, axes = plt.subplots(1, 2 + len(maps), figsize=(1.9 * (2 + len(maps)), 2.2))
@@ -504,7 +513,7 @@ def nlrn_fig4_correlation(exp: Experiment, budget: str, device: str | None = Non
     )
 
 
-def _fig4_progressive(tables: dict[int, pd.DataFrame], unfit: Sequence[str] = ()) -> dict:
+def _fig4_progressive(tables: dict[int, pd.DataFrame], fit: dict | None = None) -> dict:
     """NLRN Sec. 5.1 / Fig. 4: "as the recurrent state index increases, locations with similar
     features progressively show higher correlation": a seed shows it when, for every query
     pixel, the lift of similar pixels rises with the state (Spearman rank correlation > 0) and
@@ -523,7 +532,7 @@ def _fig4_progressive(tables: dict[int, pd.DataFrame], unfit: Sequence[str] = ()
         "nlrn-fig4-corr-maps",
         "similar pixels get more of the correlation weight as the state index grows",
         per_seed,
-        unfit=unfit,
+        **(fit or {}),
     )
 
 
@@ -568,8 +577,8 @@ def memorynet_fig7_features(
         for k, m in list(found.items())[1:]
     }
     shares = {(name, next(iter(found))): closer[name] for name, found in seeds.items()}
-    unfit = unfit_models([(exp, name) for name in seeds], budget)
-    judged = pd.DataFrame([_fig7_closer({**shares, **later}, unfit)])
+    fit = read_from([(exp, name) for name in seeds], budget)
+    judged = pd.DataFrame([_fig7_closer({**shares, **later}, fit)])
 
     degraded, clean = pairs[0]
 
@@ -624,7 +633,7 @@ def _share_closer(deviation: pd.DataFrame) -> float:
     return float((wide["with memory"] < wide["without memory"]).mean())
 
 
-def _fig7_closer(shares: dict[tuple[str, int], float], unfit: Sequence[str] = ()) -> dict:
+def _fig7_closer(shares: dict[tuple[str, int], float], fit: dict | None = None) -> dict:
     """MemoryNet Sec. IV-C / Fig. 7: "the original feature map without adding memory obviously
     deviates from the original image", i.e. with the memory augment the first-layer features
     lie closer to the clean image's: a seed shows it when, for every run with a memory trained
@@ -638,7 +647,7 @@ def _fig7_closer(shares: dict[tuple[str, int], float], unfit: Sequence[str] = ()
         "memorynet-fig7-features",
         "first-layer features lie closer to the clean image's with the memory augment",
         per_seed,
-        unfit=unfit,
+        **(fit or {}),
     )
 
 

@@ -210,10 +210,12 @@ def observations() -> pd.DataFrame:
     (``<entry>/<budget>/analysis/*_judged.csv``, :data:`reprolib.figures.OBSERVATION_RULE`),
     in the shape of :func:`verdicts`: the statistics columns are empty (an observation is
     judged by counting the seeds that show it, not by an interval), ``seeds`` is the number of
-    seeds judged and the reason names the evidence and the file."""
+    seeds judged and the reason names the evidence and the file; ``models``: the ``entry:run``
+    models it is read from, space-separated (what :func:`reprolib.figures.read_from` recorded;
+    the verdict plan counts their missing seeds)."""
     o = _read_all("*_judged.csv")
     if o.empty:
-        return pd.DataFrame(columns=[*VERDICT_COLUMNS, "source"])
+        return pd.DataFrame(columns=[*VERDICT_COLUMNS, "source", "models"])
     split = o["verdict"].astype(str).str.partition(" (")
     o["verdict"] = split[0]
     why = split[2].str.removesuffix(")")
@@ -237,7 +239,8 @@ def observations() -> pd.DataFrame:
         o[col] = o[col] if col in o else None
     for col in ("p_value", "converged"):
         o[col] = None
-    return o[[*VERDICT_COLUMNS, "source"]].reset_index(drop=True)
+    o["models"] = o["models"].fillna("").astype(str) if "models" in o else ""
+    return o[[*VERDICT_COLUMNS, "source", "models"]].reset_index(drop=True)
 
 
 def verdicts() -> pd.DataFrame:

@@ -78,7 +78,7 @@ from typing import Any
 
 import pandas as pd
 
-from reprolib import claims, data, evaluate, experiments, recipes, runs, stats
+from reprolib import claims, data, evaluate, experiments, recipes, runs, scoreboard, stats
 from reprolib.claims import results_root
 from reprolib.provenance import REPO_ROOT
 
@@ -387,9 +387,10 @@ def verdict_plan(budgets: list[str] | None = None, facts: Facts | None = None) -
     of those cannot make the finding conclusive at this budget (a longer budget can);
     ``untested`` names the compared runs not scored yet, with how often their recipe converged
     at this budget (the risk that they will block it). Findings with every seed scored are
-    left out. Unblocked findings first, cheapest first. The queue orders trainings; this table
-    also counts the evaluations a verdict waits for, which on a large test set (Urban100) can
-    cost more than the training."""
+    left out. The figure observations judged per seed count the models they are read from
+    (:func:`reprolib.scoreboard.observations`). Unblocked findings first, cheapest first. The
+    queue orders trainings; this table also counts the evaluations a verdict waits for, which
+    on a large test set (Urban100) can cost more than the training."""
     budgets = [experiments.check_budget(b) for b in (budgets or ["cpu"])]
     bench, rows, facts = _measured_rows() + _bench_rows(), [], {} if facts is None else facts
     registry = experiments.load()
@@ -400,6 +401,11 @@ def verdict_plan(budgets: list[str] | None = None, facts: Facts | None = None) -
             pairs = findings.setdefault(check["finding"], [])
             pairs += [(eid, n) for n in finding_runs(exp, check)
                       if n in names and (eid, n) not in pairs]  # fmt: skip
+    for o in scoreboard.observations().to_dict("records"):  # read off figures, judged per seed
+        for eid, _, n in (m.partition(":") for m in o["models"].split()):
+            pairs = findings.setdefault(o["finding"], [])
+            if eid in registry and (eid, n) not in pairs:
+                pairs.append((eid, n))
     for budget in budgets:
         plateaus = experiments.convergence_by_recipe(budget).set_index("recipe")
         for finding, pairs in findings.items():

@@ -292,10 +292,26 @@ def test_verdict_plan_counts_training_left_and_evaluation(tmp_path, data_root, m
         "image\n" + "x\n" * (grid // 2)
     )
 
+    # an observation read off a figure of RED20 counts RED20's missing seeds too
+    analysis = exp.folder / "cpu" / "analysis"
+    analysis.mkdir(parents=True)
+    judged = {
+        "finding": "fig-observed",
+        "claim": "c",
+        "verdict": "inconclusive (too few seeds: 1 < 3)",
+        "seeds_showing": "1 of 1",
+        "evidence": "e",
+        "models": "rednet/fig6:RED20",
+    }
+    pd.DataFrame([judged]).to_csv(analysis / "x_judged.csv", index=False)
+
     plan = gpu_queue.verdict_plan(["cpu"])
     assert list(plan.columns) == gpu_queue.PLAN_COLUMNS
     row = plan.set_index("finding").loc["rednet-fig6-val-psnr"]
     assert row["blocked_by"] == "" and row["untested"] == "" and row["missing"] == 4
+    observed = plan.set_index("finding").loc["fig-observed"]
+    assert observed["runs"] == "RED20" and observed["missing"] == 2
+    assert f"rednet/fig6 RED20 seed 1: resume at {half}/{2 * half}" in observed["items"]
     assert row["train_cpu_h"] == 5.0 and row["eval_cpu_h"] == 3.5 and row["total_cpu_h"] == 8.5
     half_scored = f"RED20_noskip seed 2: evaluate, {grid // 2}/{grid} images scored (0 h + 0.5 h)"
     assert half_scored in row["items"]
