@@ -191,6 +191,19 @@ def scored_images(run_dir: str | Path) -> int:
     return n
 
 
+def scored_rows(run_dir: str | Path) -> pd.DataFrame:
+    """The ``dataset, setting, image`` a run's stopped evaluation has scored so far (the files
+    :func:`scored_images` counts), so that what is left can be costed image by image."""
+    part, keys = Path(run_dir) / PARTIAL, ["dataset", "setting", "image"]
+    frames = []
+    for path in [*part.glob("*/*.csv"), *part.glob("*/rows/*.rows.csv")]:
+        try:
+            frames.append(pd.read_csv(path, usecols=keys, dtype=str))
+        except (OSError, ValueError, pd.errors.EmptyDataError):
+            continue
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=keys)
+
+
 @contextmanager
 def follow_run(
     run_dir: str | Path, total: int, desc: str, every_s: float = 10.0, images: int = 0

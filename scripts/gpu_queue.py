@@ -320,20 +320,35 @@ def _per_pixel_flops(recipe: recipes.Recipe) -> float:
     return _count(recipe)[0] / (recipe.batch * recipe.patch**2)
 
 
-def eval_cpu_h(exp: experiments.Experiment, run: experiments.Run, budget: str) -> tuple[float, str]:
+def eval_cpu_h(
+    exp: experiments.Experiment,
+    run: experiments.Run,
+    budget: str,
+    scored: pd.DataFrame | None = None,
+) -> tuple[float, str]:
     """(hours of one core, basis) to score one more seed of ``run`` on the entry's grid: the
     summed per-image ``seconds`` of a seed already scored there (``measured``: same model, same
     grid); else those of another scored run of the entry scaled by the ratio of FLOPs per pixel
-    (``~``, an estimate); else NaN. The queue's costs leave evaluation out; for a seed whose
-    weights another entry trained (MemNet's Table 4 reuses Table 1's) it is the whole cost."""
+    (``~``, an estimate); else NaN. ``scored`` (:func:`reprolib.runs.scored_rows`): the images
+    a stopped evaluation of this seed already scored, whose seconds are left out (image by
+    image: Urban100's images take ten times Set5's). The queue's costs leave evaluation out;
+    for a seed whose weights another entry trained (MemNet's Table 4 reuses Table 1's) it is
+    the whole cost."""
+    keys = ["dataset", "setting", "image"]
 
     def measured(r: experiments.Run) -> float | None:
         for seed in exp.seeds_on_disk(r, budget):
             path = exp.run_dir(r, budget, seed) / runs.PER_IMAGE
-            if path.is_file():
-                per_image = pd.read_csv(path, usecols=lambda c: c == "seconds")
-                if "seconds" in per_image:
-                    return float(per_image["seconds"].sum()) / 3600
+            if not path.is_file():
+                continue
+            per_image = pd.read_csv(path, usecols=lambda c: c in [*keys, "seconds"],
+                                    dtype={k: str for k in keys})  # fmt: skip
+            if "seconds" not in per_image:
+                continue
+            if scored is not None and not scored.empty and set(keys) <= set(per_image):
+                done = per_image[keys].merge(scored.drop_duplicates(), how="left", indicator=True)
+                per_image = per_image[(done["_merge"] == "left_only").to_numpy()]
+            return float(per_image["seconds"].sum()) / 3600
         return None
 
     own = measured(run)
@@ -436,14 +451,13 @@ def verdict_plan(budgets: list[str] | None = None, facts: Facts | None = None) -
                     else:
                         t, what = _training_left(exp, run, budget, seed, bench)
                         trained[key] = f"{n} seed {seed}"
-                    if (eid, n) not in scoring:  # the same for every seed of the run
+                    if (eid, n) not in scoring:  # the same for every unstarted seed of the run
                         scoring[eid, n] = eval_cpu_h(exp, run, budget)
                     e, basis = scoring[eid, n]
-                    scored = runs.scored_images(exp.run_dir(run, budget, seed))
-                    if scored:  # a stopped evaluation resumes at its first unscored image
-                        grid = evaluate.grid_images(recipe)
-                        e = round(e * max(0.0, 1 - scored / grid), 2)
-                        what += f", {scored}/{grid} images scored"
+                    scored = runs.scored_rows(exp.run_dir(run, budget, seed))
+                    if len(scored):  # a stopped evaluation resumes at its first unscored image
+                        e, basis = eval_cpu_h(exp, run, budget, scored)
+                        what += f", {len(scored)}/{evaluate.grid_images(recipe)} images scored"
                     train, ev = train + t, ev + e
                     cost = f"{t:g} h + {e:g} h" + ("" if basis == "measured" else f" {basis}")
                     items.append(f"{eid} {n} seed {seed}: {what} ({cost})")

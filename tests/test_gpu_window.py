@@ -260,10 +260,10 @@ def test_rest_tier_puts_recipes_that_converge_and_cheap_runs_first(monkeypatch):
 
 
 def test_verdict_plan_counts_training_left_and_evaluation(tmp_path, data_root, monkeypatch):
-    """rednet/fig6 scored with seed 0 only (1 h of evaluation each); RED20 seed 1 paused half
-    way, RED20_noskip seed 2 trained and half scored: the plan needs 4 seeds, 2.5 trainings of
-    2 h and 3.5 evaluations of 1 h. Once RED20_noskip's validation still moves, seeds cannot
-    decide it: the row says it is blocked."""
+    """rednet/fig6 scored with seed 0 only (1 h of evaluation each, two images of 0.5 h); RED20
+    seed 1 paused half way, RED20_noskip seed 2 trained and one of those images scored: the
+    plan needs 4 seeds, 2.5 trainings of 2 h and 3.5 evaluations of 1 h. Once RED20_noskip's
+    validation still moves, seeds cannot decide it: the row says it is blocked."""
     monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
     monkeypatch.setattr(gpu_queue, "estimate", lambda recipe, bench=None: {"est_cpu_h": 2.0})
     exp = experiments.get("rednet/fig6")
@@ -289,7 +289,7 @@ def test_verdict_plan_counts_training_left_and_evaluation(tmp_path, data_root, m
             exp.recipe_for(noskip, "cpu", 2))}))  # fmt: skip
     grid = evaluate.grid_images(exp.recipe_for(noskip, "cpu", 2))
     (stopped / "evaluation_partial" / "0123abcd" / "BSD200__sigma50.csv").write_text(
-        "image\n" + "x\n" * (grid // 2)
+        "dataset,setting,image,psnr\nBSD200,sigma50,1,26.0\n"  # image 1 of the 2 timed ones
     )
 
     # an observation read off a figure of RED20 counts RED20's missing seeds too
@@ -313,7 +313,7 @@ def test_verdict_plan_counts_training_left_and_evaluation(tmp_path, data_root, m
     assert observed["runs"] == "RED20" and observed["missing"] == 2
     assert f"rednet/fig6 RED20 seed 1: resume at {half}/{2 * half}" in observed["items"]
     assert row["train_cpu_h"] == 5.0 and row["eval_cpu_h"] == 3.5 and row["total_cpu_h"] == 8.5
-    half_scored = f"RED20_noskip seed 2: evaluate, {grid // 2}/{grid} images scored (0 h + 0.5 h)"
+    half_scored = f"RED20_noskip seed 2: evaluate, 1/{grid} images scored (0 h + 0.5 h)"
     assert half_scored in row["items"]
     resumed = f"rednet/fig6 RED20 seed 1: resume at {half}/{2 * half} + evaluate (1 h + 1 h)"
     assert resumed in row["items"]

@@ -95,3 +95,19 @@ def test_grid_images_counts_every_image_of_every_set_per_setting(data_root):
     r = recipes.replace(r, test_sets=("Set5", "Set14"), test_settings=("x2", "x3", "x4"))
     assert evaluate.grid_images(r) == (5 + 14) * 3
     assert evaluate.grid_images(r, limit=2) == (2 + 2) * 3
+
+
+def test_scored_rows_lists_the_images_a_stopped_evaluation_scored(tmp_path):
+    """Finished set x setting files and the rows file of the set in progress, as strings (an
+    image named 001 stays 001); a run with no stopped evaluation has none."""
+    assert runs.scored_rows(tmp_path).empty
+    cols = "protocol,dataset,setting,method,image,psnr,ssim,seconds\n"
+    part = tmp_path / runs.PARTIAL / "0123abcd"
+    (part / "rows").mkdir(parents=True)
+    (part / "Set5__x2.csv").write_text(
+        cols + "p,Set5,x2,m,001,30,0.9,1\np,Set5,x2,m,002,31,0.9,1\n"
+    )
+    (part / "rows" / "Urban100__x2.rows.csv").write_text(cols + "p,Urban100,x2,m,img_1,25,0.8,40\n")
+    got = runs.scored_rows(tmp_path).sort_values("image").values.tolist()
+    assert got == [["Set5", "x2", "001"], ["Set5", "x2", "002"], ["Urban100", "x2", "img_1"]]
+    assert runs.scored_images(tmp_path) == len(got)
