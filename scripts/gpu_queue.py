@@ -712,7 +712,8 @@ def restore_tree(root: Path = REPO_ROOT) -> None:
     if extra:
         raise SystemExit("results/ gained files while set aside; move them out first: "
                          + ", ".join(extra[:10]))  # fmt: skip
-    shutil.rmtree(results)
+    if results.exists():
+        shutil.rmtree(results)
     (stash / "results").rename(results)
     _git(root, "reset", "-q", "--", "results")
     shutil.rmtree(stash)
@@ -800,7 +801,11 @@ def main(argv: list[str] | None = None) -> int:
         restore_tree()
         print(f"results/ restored; the working tree is {travelling_mib():.1f} MiB")
         return 0
-    if (stash_dir() / "results").exists():
+    try:
+        set_aside = (stash_dir() / "results").exists()
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout: nothing set aside
+        set_aside = False
+    if set_aside:
         raise SystemExit("results/ is set aside for a device call: --restore first")
     if args.slim:
         print(
