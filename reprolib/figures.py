@@ -112,9 +112,11 @@ def unfit_models(models: Iterable[tuple[Experiment, str]], budget: str) -> list[
     """Which of the (entry, run) models an observation is read from the verdict rule would not
     let decide anything (:data:`reprolib.stats.VERDICT_RULE`, conditions on convergence and on
     beating the degraded input), each with why; a run not scored yet is left to the seed count."""
-    out = []
+    out, by_entry = [], {}
     for exp, run in models:
-        facts = experiments.run_facts(exp, budget, experiments.summary(exp, budget)).get(run)
+        if exp.id not in by_entry:  # once per entry: it reads every run's log
+            by_entry[exp.id] = experiments.run_facts(exp, budget, experiments.summary(exp, budget))
+        facts = by_entry[exp.id].get(run)
         if facts is None:
             continue
         label = f"{run} ({exp.id})"

@@ -181,9 +181,8 @@ def last_logged(run_dir: str | Path) -> dict[str, float]:
 def scored_images(run_dir: str | Path) -> int:
     """Images a run's evaluation has scored so far: the rows of the finished set x setting files
     and of the per-image row files under ``evaluation_partial/`` (0 when there are none)."""
-    part = Path(run_dir) / PARTIAL
     n = 0
-    for path in [*part.glob("*/*.csv"), *part.glob("*/rows/*.rows.csv")]:
+    for path in _partial_files(run_dir):
         try:
             n += max(0, sum(1 for line in path.read_text().splitlines() if line) - 1)
         except OSError:
@@ -191,12 +190,17 @@ def scored_images(run_dir: str | Path) -> int:
     return n
 
 
+def _partial_files(run_dir: str | Path) -> list[Path]:
+    """A stopped evaluation's scored files: finished set x setting CSVs and per-image rows."""
+    part = Path(run_dir) / PARTIAL
+    return [*part.glob("*/*.csv"), *part.glob("*/rows/*.rows.csv")]
+
+
 def scored_rows(run_dir: str | Path) -> pd.DataFrame:
     """The ``dataset, setting, image`` a run's stopped evaluation has scored so far (the files
     :func:`scored_images` counts), so that what is left can be costed image by image."""
-    part, keys = Path(run_dir) / PARTIAL, ["dataset", "setting", "image"]
-    frames = []
-    for path in [*part.glob("*/*.csv"), *part.glob("*/rows/*.rows.csv")]:
+    keys, frames = ["dataset", "setting", "image"], []
+    for path in _partial_files(run_dir):
         try:
             frames.append(pd.read_csv(path, usecols=keys, dtype=str))
         except (OSError, ValueError, pd.errors.EmptyDataError):

@@ -451,13 +451,14 @@ def verdict_plan(budgets: list[str] | None = None, facts: Facts | None = None) -
                     else:
                         t, what = _training_left(exp, run, budget, seed, bench)
                         trained[key] = f"{n} seed {seed}"
-                    if (eid, n) not in scoring:  # the same for every unstarted seed of the run
-                        scoring[eid, n] = eval_cpu_h(exp, run, budget)
-                    e, basis = scoring[eid, n]
                     scored = runs.scored_rows(exp.run_dir(run, budget, seed))
                     if len(scored):  # a stopped evaluation resumes at its first unscored image
                         e, basis = eval_cpu_h(exp, run, budget, scored)
                         what += f", {len(scored)}/{evaluate.grid_images(recipe)} images scored"
+                    else:  # the same for every unstarted seed of the run
+                        if (eid, n) not in scoring:
+                            scoring[eid, n] = eval_cpu_h(exp, run, budget)
+                        e, basis = scoring[eid, n]
                     train, ev = train + t, ev + e
                     cost = f"{t:g} h + {e:g} h" + ("" if basis == "measured" else f" {basis}")
                     items.append(f"{eid} {n} seed {seed}: {what} ({cost})")
