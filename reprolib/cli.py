@@ -70,13 +70,20 @@ def _models(args: argparse.Namespace) -> int:
 def _protocol(args: argparse.Namespace) -> int:
     from reprolib import claims, protocol_check, runner
 
-    protocol_check.load_targets(args.targets)  # fail fast on unknown ids
+    try:  # fail fast on unknown ids or a bad time limit, before measuring anything
+        protocol_check.load_targets(args.targets)
+        if args.max_minutes is not None and not args.max_minutes > 0:
+            raise ValueError(f"--max-minutes must be positive, got {args.max_minutes}")
+    except (KeyError, ValueError) as err:
+        print(f"reprolib protocol: {err.args[0]}", file=sys.stderr)
+        return 2
     full = "only" if args.full_only else args.full
     params = {
         "targets": args.targets,
         "full": full,
         "limit": args.limit,
         "measure": not args.render,
+        "max_minutes": args.max_minutes,
     }
     name = "protocol_full.ipynb" if full == "only" and not args.render else "protocol.ipynb"
     folder = claims.results_root() / "protocol"
@@ -230,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--render", action="store_true", help="re-render stored results, no measuring")
     pr.add_argument("--targets", nargs="+", help="target ids (protocol_targets.yaml)")
     pr.add_argument("--limit", type=int, help="first N images per set (separate folder)")
+    pr.add_argument(
+        "--max-minutes", type=float, metavar="M",
+        help="pause before the next image after M minutes (the same command resumes)",
+    )  # fmt: skip
     pr.set_defaults(func=_protocol)
 
     e = sub.add_parser("experiments", help="list the experiment registry (or its runs' state)")

@@ -3,7 +3,9 @@
 The targets are data (``protocol_targets.yaml``): which paper table and column, which method,
 which protocol, which sets and settings, and the tolerance within which the column counts as
 reproduced. :func:`run` measures every target per image, averages, joins the transcribed claims
-(``results/claims``) and writes ``per_image.csv`` and ``summary.csv``.
+(``results/claims``) and writes ``per_image.csv`` and ``summary.csv``. A slow cell (BM3D takes
+about a minute per Urban100 image on one core) can be paused at a deadline and resumed image by
+image: its scored rows wait under ``rows/`` (:func:`paused_cells`) until the cell is complete.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pandas as pd
 import yaml
 
 from reprolib import claims, provenance, runs
-from reprolib.evaluate import measure, summarise
+from reprolib.evaluate import EvaluationPaused, measure, summarise
 
 TARGETS_FILE = Path(__file__).with_name("protocol_targets.yaml")
 
@@ -72,13 +74,17 @@ def run(
     limit: int | None = None,
     out_dir: str | Path | None = None,
     progress: bool = True,
+    deadline: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Measure every target; return (per-image, summary) and write them to ``out_dir``.
 
     A measurement shared by several targets (e.g. BM3D on BSD200 in MemNet Table 3 and NLRN
     Table 5) is computed once. ``limit`` keeps the first images of each set for quick runs;
     the summary's ``n_images`` records it. Each cell is merged into ``out_dir`` as soon as it is
-    measured, so an interrupted run keeps everything it finished.
+    measured, so an interrupted run keeps everything it finished; with ``out_dir``, each image
+    of a cell is also kept as it is scored (``rows/``), so a killed or paused cell resumes at
+    its first unscored image. ``deadline`` (a :func:`time.time` value): past it, the run stops
+    before the next image and returns what it finished; :func:`paused_cells` lists the rest.
     """
     cache: dict[tuple[str, str, str, str], tuple[pd.DataFrame, float]] = {}
     per_image, summaries = [], []
@@ -90,13 +96,19 @@ def run(
         for label, split, setting in t.cells(full):
             key = (t.protocol, label, setting, t.method)
             fresh = key not in cache
+            rows = None if out is None else rows_file(out, t.protocol, t.method, label, setting)
             if fresh:
                 t0 = time.perf_counter()
-                df = measure(
-                    t.method, label, setting, t.protocol, split=split, limit=limit,
-                    progress=progress,
-                )  # fmt: skip
-                cache[key] = (df, time.perf_counter() - t0)
+                earlier = _scored_seconds(rows)  # a paused cell's images, scored before
+                try:
+                    df = measure(
+                        t.method, label, setting, t.protocol, split=split, limit=limit,
+                        progress=progress, rows_file=rows, deadline=deadline,
+                    )  # fmt: skip
+                except EvaluationPaused as paused:
+                    print(f"paused: {paused}; the same command resumes it")
+                    return _frames(per_image, summaries)
+                cache[key] = (df, time.perf_counter() - t0 + earlier)
                 per_image.append(df)
             df, wall = cache[key]
             cell = _summarise_cell(t, label, setting, df, wall, hardware)
@@ -105,9 +117,41 @@ def run(
                 if fresh:
                     _merge_csv(out / "per_image.csv", df, PER_IMAGE_KEY)
                 _merge_csv(out / "summary.csv", cell, SUMMARY_KEY)
+                rows.unlink(missing_ok=True)
+    return _frames(per_image, summaries)
+
+
+def _frames(
+    per_image: list[pd.DataFrame], summaries: list[pd.DataFrame]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     images = pd.concat(per_image, ignore_index=True) if per_image else pd.DataFrame()
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     return images, summary
+
+
+def _scored_seconds(rows: Path | None) -> float:
+    """The restorer seconds of the images a paused cell already scored (0 when none)."""
+    if rows is None or not rows.is_file():
+        return 0.0
+    return float(pd.read_csv(rows, usecols=["seconds"])["seconds"].sum())
+
+
+def rows_file(out_dir: str | Path, protocol: str, method: str, dataset: str, setting: str) -> Path:
+    """Where one cell's images wait while the cell is incomplete (removed once it is merged)."""
+    return Path(out_dir) / "rows" / f"{protocol}__{method}__{dataset}__{setting}.rows.csv"
+
+
+def paused_cells(out_dir: str | Path) -> pd.DataFrame:
+    """The cells a deadline or a kill left incomplete: protocol, method, dataset, setting and
+    the images scored so far (the same command resumes each at its first unscored image)."""
+    found = []
+    for path in sorted((Path(out_dir) / "rows").glob("*.rows.csv")):
+        protocol, method, dataset, setting = path.name[: -len(".rows.csv")].split("__")
+        n = len(pd.read_csv(path, usecols=["image"]))
+        found.append(dict(protocol=protocol, method=method, dataset=dataset, setting=setting,
+                          images_scored=n))  # fmt: skip
+    return pd.DataFrame(found, columns=["protocol", "method", "dataset", "setting",
+                                        "images_scored"])  # fmt: skip
 
 
 def _summarise_cell(

@@ -58,7 +58,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reprolib import claims, experiments, protocols, runs, stats
+from reprolib import claims, experiments, protocol_check, protocols, runs, stats
 
 INCONCLUSIVE = stats.INCONCLUSIVE
 FORMULA = "consistent (formula)"
@@ -427,6 +427,12 @@ def _not_attempted_reason(row: dict, ctx: dict) -> str:
         )
     if (paper, table, method) in ctx["trained"]:
         return "trained, but this set or setting is not in the entry's evaluation grid"
+    command = ctx["baseline_targets"].get((paper, table, method, row["dataset"], setting))
+    if command:
+        return (
+            f"baseline not measured yet; `{command}` measures it (pausable with "
+            "--max-minutes, resuming image by image)"
+        )
     if _is(method, BASELINES):
         return "baseline not measured on this set or setting"
     if _is(method, IMPLEMENTED):
@@ -478,6 +484,12 @@ def _context(m: pd.DataFrame, direct: pd.DataFrame, registry: dict) -> dict:
         "trained": set(zip(trained_cells["paper"], trained_cells["table"],
                            trained_cells["method"], strict=True)),
         "levels": levels, "planned": planned, "elsewhere": elsewhere, "covered": covered,
+        "baseline_targets": {
+            (t.paper, t.table, t.method, label, setting): "reprolib protocol --targets "
+            + t.id + (" --full-only" if label in t.full_datasets else "")
+            for t in protocol_check.load_targets()
+            for label, _, setting in t.cells(full=True)
+        },
     }  # fmt: skip
 
 

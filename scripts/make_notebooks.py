@@ -35,19 +35,27 @@ NOTEBOOKS.add(
             '# "only" runs just those, to complete a committed default run\n'
             "limit = None  # first N images per set (a quick look; written to its own folder)\n"
             "out_dir = None  # None: <results root>/protocol (REPROLIB_RESULTS); else a path\n"
-            "measure = True  # False: only render the results stored in out_dir"
+            "measure = True  # False: only render the results stored in out_dir\n"
+            "max_minutes = None  # pause before the next image after this long; rerun to resume"
         ),
         code(
+            "import time\n\n"
             "from myst_nb import glue\n\n"
             "from reprolib import claims, plotting, protocol_check\n"
             "from reprolib.provenance import REPO_ROOT, stamp\n\n"
             'folder = claims.results_root() / "protocol" if out_dir is None else REPO_ROOT / out_dir\n'
             "out = protocol_check.output_dir(folder, limit)\n"
             "if measure:\n"
+            "    deadline = None if max_minutes is None else time.time() + 60 * max_minutes\n"
             "    per_image, _ = protocol_check.run(\n"
-            "        protocol_check.load_targets(targets), full=full, limit=limit, out_dir=out\n"
+            "        protocol_check.load_targets(targets), full=full, limit=limit, out_dir=out,\n"
+            "        deadline=deadline,\n"
             "    )\n"
             '    print(f"measured {len(per_image)} image scores; wrote {out}")\n'
+            "paused = protocol_check.paused_cells(out)\n"
+            "if len(paused):\n"
+            '    print("incomplete cells (scored images kept; the same command resumes them):")\n'
+            "    display(paused)\n"
             "stamp()"
         ),
         md(

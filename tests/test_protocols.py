@@ -131,6 +131,40 @@ def test_protocol_run_writes_summary_in_the_shared_shape_and_merges(data_root, t
     assert set(protocol_check.verdicts(written)["status"]) <= {"reproduced", "gap"}
 
 
+def test_protocol_cell_pauses_at_a_deadline_and_resumes_image_by_image(data_root, tmp_path):
+    """A slow baseline cell (BM3D on Urban100: a minute per image) survives a stop: the images
+    scored are kept under rows/ and only the rest are measured when the command runs again."""
+    import time
+
+    from reprolib import protocol_check
+
+    jpeg = protocol_check.Target(
+        id="t", paper="memnet", table="table5", protocol="memnet_jpeg", method="JPEG",
+        datasets={"Classic5": "Classic5"}, settings=["q10"], tolerance={"psnr": 0.05},
+    )  # fmt: skip
+    whole, _ = protocol_check.run([jpeg], limit=3, out_dir=tmp_path / "whole", progress=False)
+    assert len(whole) == 3 and protocol_check.paused_cells(tmp_path / "whole").empty
+
+    out = tmp_path / "stopped"  # as a kill after two images leaves it
+    rows = protocol_check.rows_file(out, "memnet_jpeg", "JPEG", "Classic5", "q10")
+    rows.parent.mkdir(parents=True)
+    whole.iloc[:2].assign(seconds=123.0).to_csv(rows, index=False)
+    assert protocol_check.paused_cells(out)["images_scored"].tolist() == [2]
+
+    per_image, summary = protocol_check.run(
+        [jpeg], limit=3, out_dir=out, progress=False, deadline=time.time() - 1
+    )  # the third image is past the deadline: nothing merged, the two rows kept
+    assert per_image.empty and summary.empty and not (out / "summary.csv").exists()
+    assert protocol_check.paused_cells(out)["images_scored"].tolist() == [2]
+
+    per_image, _ = protocol_check.run([jpeg], limit=3, out_dir=out, progress=False)
+    assert per_image["seconds"].tolist()[:2] == [123.0, 123.0]  # kept, not measured again
+    assert per_image["psnr"].tolist() == pytest.approx(whole["psnr"].tolist())
+    assert protocol_check.paused_cells(out).empty and not rows.exists()
+    stored = protocol_check.load_summary(out)
+    assert stored["n_images"].tolist() == [3, 3] and stored["wall_s"].min() >= 246
+
+
 def test_proxy_settings_name_their_task_and_fit_only_the_proxy_protocol():
     assert protocols.parse_setting("shadow") == ("shadow", 0)
     assert protocols.get("proxy").task_of("motion_blur") == ("motion_blur", 0)

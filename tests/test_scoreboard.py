@@ -171,6 +171,10 @@ def test_every_row_has_a_kind_and_a_depth_is_a_formula_not_a_reproduction(monkey
     kinds = board["kind"]
     assert kinds["memnet-table4-Set5-x2-Bicubic-psnr"] == "baseline"
     assert kinds["memnet-table3-BSD200-sigma30-BM3D-psnr"] == "baseline"  # not measured
+    assert (
+        "`reprolib protocol --targets memnet-t3-bm3d --full-only` measures it"
+        in (board.loc["memnet-table3-BSD200-sigma30-BM3D-psnr", "reason"])
+    )
     assert kinds["memnet-table6-----M6R6-depth"] == "architecture"
     assert kinds["memnet-table2-----VDSR-params"] == "architecture"
     assert kinds["memnet-table1-Set5-x3-MemNet-psnr"] == "model"
