@@ -174,6 +174,14 @@ def _scaling(args: argparse.Namespace) -> int:
     from reprolib import claims, experiments, scaling
 
     experiments.check_budget(args.budget)
+    if args.convergence:
+        table = scaling.convergence_check(args.budget, threads=args.threads)
+        agree = int(table["agree"].sum()) if len(table) else 0
+        print(
+            f"convergence on the whole validation set agrees with the log's for {agree} of "
+            f"{len(table)} runs -> {claims.results_root() / 'scaling/convergence_check.csv'}"
+        )
+        return 0
     table = scaling.write(args.budget, threads=args.threads)
     print(f"{len(table)} snapshot scores -> {claims.results_root() / 'scaling'}")
     return 0
@@ -280,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     sc = sub.add_parser("scaling", help="score training snapshots: PSNR vs patches seen")
     sc.add_argument("--budget", default="cpu", help="the budget whose runs are scored")
     sc.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    sc.add_argument(
+        "--convergence", action="store_true",
+        help="instead: the convergence test on the whole validation set, from the snapshots",
+    )  # fmt: skip
     sc.set_defaults(func=_scaling)
 
     sp = sub.add_parser("speed", help="time the papers' speed claims here, as ratios")

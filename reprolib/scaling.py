@@ -14,6 +14,11 @@ first few images of the same test cell, labelled in ``source`` (a subset, not th
 
 Results: ``results/scaling/summary.csv`` (``model, entry, run, seed, budget, iterations,
 patches_seen, dataset, setting, psnr, ssim, source``) and ``results/scaling/fits.csv``.
+
+The same snapshots check the instrument of the verdict rule's convergence test
+(:func:`convergence_check`, ``results/scaling/convergence_check.csv``): the rule reads each run's
+validation log, PSNR on only the first ``val_limit`` images of its validation set (three, one
+for MemoryNet), so every run that kept its snapshots is also judged on the whole validation set.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import torch
 
 from reprolib import claims, evaluate, experiments, recipes, restorers, runs
 
-__all__ = ["CURVES", "Curve", "fit_trend", "measure", "plot", "write"]
+__all__ = ["CURVES", "Curve", "convergence_check", "fit_trend", "measure", "plot", "write"]
 
 
 @dataclass(frozen=True)
@@ -79,14 +84,9 @@ def measure(curve: Curve, budget: str = "cpu", threads: int | None = 1) -> pd.Da
             rows += _from_log(curve, d, info, recipe, seed, budget)
             continue
         for path in snaps:
-            snap = torch.load(path, map_location="cpu", weights_only=True)
-            model.load_state_dict({k: v.float() if v.is_floating_point() else v
-                                   for k, v in snap["model"].items()})  # fmt: skip
-            scores = evaluate.evaluate_checkpoint(
-                model.eval(), [curve.dataset], [curve.setting], recipe.protocol,
-                progress=False, threads=threads,
-            )  # fmt: skip
-            it = int(snap["iteration"])
+            it, scores = _score_snapshot(
+                model, path, curve.dataset, curve.setting, recipe.protocol, threads
+            )
             rows.append({
                 "model": curve.model, "entry": curve.entry, "run": curve.run, "seed": seed,
                 "budget": budget, "iterations": it,
@@ -96,6 +96,71 @@ def measure(curve: Curve, budget: str = "cpu", threads: int | None = 1) -> pd.Da
                 "paper_patches": _paper_patches(recipe), "source": "snapshot, whole test set",
             })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _score_snapshot(
+    model: torch.nn.Module, path: Path, dataset: str, setting: str, protocol: str,
+    threads: int | None,
+) -> tuple[int, pd.DataFrame]:  # fmt: skip
+    """(iteration, per-image scores) of one weight snapshot loaded into ``model``, scored by the
+    study's single evaluation path on every image of ``dataset`` at ``setting``."""
+    snap = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                           for k, v in snap["model"].items()})  # fmt: skip
+    scores = evaluate.evaluate_checkpoint(
+        model.eval(), [dataset], [setting], protocol, progress=False, threads=threads
+    )
+    return int(snap["iteration"]), scores
+
+
+def convergence_check(budget: str = "cpu", threads: int | None = 1) -> pd.DataFrame:
+    """The convergence test of :func:`reprolib.stats.convergence` on the whole validation set.
+
+    The rule compares validation PSNR at the last point at or before 80% of a run's iterations
+    with the end, on the ``val_limit`` images its log scored. For every trained run folder that
+    kept snapshots (each training once, however many entries reuse its weights), the two
+    snapshots at those points are scored on every image of the validation set; ``agree`` says
+    whether both measurements put the run on the same side of the threshold. Writes
+    ``results/scaling/convergence_check.csv`` and returns it.
+    """
+    from reprolib import stats
+
+    rows, seen = [], set()
+    for d in runs.trained_run_dirs():
+        if d.parent.name != budget or d in seen or (d / runs.REUSED_FROM).exists():
+            continue
+        seen.add(d)
+        snaps = {int(p.stem.split("_")[1]): p for p in _snapshots(d)}
+        if not snaps:
+            continue
+        end = max(snaps)
+        earlier = [i for i in snaps if i <= (1 - stats.CONVERGENCE_FRACTION) * end]
+        log_path = d / runs.LOG
+        if not earlier or not log_path.exists():
+            continue
+        model, recipe = restorers.load_model(d)
+        before = max(earlier)
+        scores = {
+            i: _score_snapshot(model, snaps[i], recipe.val_set, recipe.val_setting,
+                               recipe.protocol, threads)[1]["psnr"].to_numpy()
+            for i in (before, end)
+        }  # fmt: skip
+        log_ok, log_change = stats.convergence(pd.read_csv(log_path))
+        all_change = float(scores[end].mean() - scores[before].mean())
+        all_ok = abs(all_change) < stats.CONVERGENCE_DB
+        rows.append({
+            "run_dir": d.relative_to(claims.results_root()).as_posix(), "recipe": recipe.name,
+            "val_set": recipe.val_set, "val_setting": recipe.val_setting,
+            "iteration_before": before, "iteration_end": end,
+            "log_images": recipe.val_limit, "log_change_db": log_change, "log_converged": log_ok,
+            "all_images": len(scores[end]), "all_change_db": all_change,
+            "all_converged": all_ok, "agree": log_ok == all_ok,
+        })  # fmt: skip
+    table = pd.DataFrame(rows)
+    out = claims.results_root() / "scaling"
+    out.mkdir(parents=True, exist_ok=True)
+    table.round(4).to_csv(out / "convergence_check.csv", index=False)
+    return table
 
 
 def _from_log(curve: Curve, d: Path, info: dict, recipe: recipes.Recipe, seed: int,

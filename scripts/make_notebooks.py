@@ -48,7 +48,10 @@ NOTEBOOKS.add(
             "if measure:\n"
             "    deadline = None if max_minutes is None else time.time() + 60 * max_minutes\n"
             "    per_image, _ = protocol_check.run(\n"
-            "        protocol_check.load_targets(targets), full=full, limit=limit, out_dir=out,\n"
+            "        protocol_check.load_targets(targets),\n"
+            "        full=full,\n"
+            "        limit=limit,\n"
+            "        out_dir=out,\n"
             "        deadline=deadline,\n"
             "    )\n"
             '    print(f"measured {len(per_image)} image scores; wrote {out}")\n'
@@ -569,6 +572,31 @@ NOTEBOOKS.add(
         hidden("fits"),
         md("## Every point"),
         hidden('table.drop(columns=["entry", "paper_patches"]).round(3)'),
+        md(
+            "## Can three validation images tell a converged run?\n\n"
+            "The verdict rule calls a run converged when its validation PSNR moved by less than "
+            "0.05 dB over the last fifth of its iterations, read from its training log, which "
+            "scores only the first few images of the validation set (`log_images`: three, one "
+            "for MemoryNet). For every run that kept its weight snapshots, the two snapshots "
+            "that test compares are scored again on every image of the validation set "
+            "(`reprolib scaling --convergence`, `results/scaling/convergence_check.csv`); "
+            "`agree` says whether both measurements put the run on the same side of the "
+            "threshold. Runs trained before snapshots were kept are not in the table; the "
+            "verdicts still use the log's test, as the rule states."
+        ),
+        hidden(
+            'check_file = folder / "convergence_check.csv"\n'
+            "if check_file.exists():\n"
+            "    check = pd.read_csv(check_file)\n"
+            '    check = check[check["run_dir"].str.split("/").str[2] == budget]\n'
+            "    print(\n"
+            "        f\"{int(check['agree'].sum())} of {len(check)} runs: the same verdict \"\n"
+            '        "on the whole validation set as on the log\'s images"\n'
+            "    )\n"
+            '    display(check.drop(columns=["val_setting"]).round(3))\n'
+            "else:\n"
+            '    print("not measured yet: reprolib scaling --convergence")'
+        ),
     ],
 )
 
