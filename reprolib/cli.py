@@ -67,13 +67,18 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_max_minutes(minutes: float | None) -> None:
+    """``ValueError`` unless the time limit is absent or positive."""
+    if minutes is not None and not minutes > 0:
+        raise ValueError(f"--max-minutes must be positive, got {minutes}")
+
+
 def _protocol(args: argparse.Namespace) -> int:
     from reprolib import claims, protocol_check, runner
 
     try:  # fail fast on unknown ids or a bad time limit, before measuring anything
         protocol_check.load_targets(args.targets)
-        if args.max_minutes is not None and not args.max_minutes > 0:
-            raise ValueError(f"--max-minutes must be positive, got {args.max_minutes}")
+        _check_max_minutes(args.max_minutes)
     except (KeyError, ValueError) as err:
         print(f"reprolib protocol: {err.args[0]}", file=sys.stderr)
         return 2
@@ -120,8 +125,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             experiments.select_runs(experiments.get(eid), args.runs)
             experiments.check_seeds(args.seeds)
-            if args.max_minutes is not None and not args.max_minutes > 0:
-                raise ValueError(f"--max-minutes must be positive, got {args.max_minutes}")
+            _check_max_minutes(args.max_minutes)
         except (KeyError, ValueError) as err:
             print(f"reprolib run: {err.args[0]}", file=sys.stderr)
             return 2
