@@ -47,6 +47,9 @@ def test_listing_into_a_closed_pipe_ends_without_traceback():
         (["run", "memnet/table9"], "reprolib run: unknown experiment 'memnet/table9'"),
         (["train", "memnet_foo", "--budget", "smoke"], "reprolib train: unknown recipe"),
         (["run", "memnet/table1", "--seeds", "-1"], "reprolib run: a seed is a non-negative"),
+        (["run", "memnet/table1", "--max-minutes", "0"], "reprolib run: --max-minutes must be"),
+        (["protocol", "--max-minutes", "-5"], "reprolib protocol: --max-minutes must be"),
+        (["protocol", "--targets", "nope"], "reprolib protocol: unknown protocol target"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_status_2(argv, says, capsys):
