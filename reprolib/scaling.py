@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from reprolib import claims, evaluate, experiments, recipes, restorers, runs
+from reprolib import claims, evaluate, experiments, recipes, restorers, runs, stats
 
 __all__ = ["CURVES", "Curve", "convergence_check", "fit_trend", "measure", "plot", "write"]
 
@@ -123,13 +123,10 @@ def convergence_check(budget: str = "cpu", threads: int | None = 1) -> pd.DataFr
     whether both measurements put the run on the same side of the threshold. Writes
     ``results/scaling/convergence_check.csv`` and returns it.
     """
-    from reprolib import stats
-
-    rows, seen = [], set()
+    rows = []
     for d in runs.trained_run_dirs():
-        if d.parent.name != budget or d in seen or (d / runs.REUSED_FROM).exists():
+        if d.parent.name != budget or (d / runs.REUSED_FROM).exists():
             continue
-        seen.add(d)
         snaps = {int(p.stem.split("_")[1]): p for p in _snapshots(d)}
         if not snaps:
             continue
