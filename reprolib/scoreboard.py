@@ -84,6 +84,7 @@ FORMULA_REASON = (
     "depth is a formula of the constructor arguments: checked for consistency, not a reproduction"
 )
 NOT_CHECKABLE = "no check can judge it here"
+TIME_REASON = "timings on the authors' GPU are not comparable with this hardware"
 NO_FINDING_REASON = "gap reported, not judged: no checked finding compares this method"
 
 UNAVAILABLE = {
@@ -413,7 +414,7 @@ def _not_attempted_reason(row: dict, ctx: dict) -> str:
     if paper == "rednet" and table == "sec5.6" and not _is(method, IMPLEMENTED):
         return "cited result of another method, not re-implemented in this study"  # FoE
     if row["metric"] == "time_s":
-        return "timings on the authors' GPU are not comparable with this hardware"
+        return TIME_REASON + ctx["speed_ratios"].get((paper, method), "")
     if row["metric"] in ("filters", "training_images"):
         return "a set-up figure the paper prints beside its results, not a measured result"
     covering = ctx["covered"].get((paper, table, method, row["dataset"], setting))
@@ -481,6 +482,7 @@ def _context(m: pd.DataFrame, direct: pd.DataFrame, registry: dict) -> dict:
         by_budget = part.groupby("budget")["source"].agg(lambda s: sorted({_entry(x) for x in s}))
         elsewhere[method] = "; ".join(f"{', '.join(e)} ({b} budget)" for b, e in by_budget.items())
     return {
+        "speed_ratios": _speed_ratios(),
         "trained": set(zip(trained_cells["paper"], trained_cells["table"],
                            trained_cells["method"], strict=True)),
         "levels": levels, "planned": planned, "elsewhere": elsewhere, "covered": covered,
@@ -491,6 +493,30 @@ def _context(m: pd.DataFrame, direct: pd.DataFrame, registry: dict) -> dict:
             for label, _, setting in t.cells(full=True)
         },
     }  # fmt: skip
+
+
+def _speed_ratios() -> dict[tuple[str, str], str]:
+    """(paper, method) -> what ``speed/speed.csv`` (``reprolib speed``) measured of a printed
+    time, as the ratio to the paper's reference variant, for the time cells' reasons."""
+    path = claims.results_root() / "speed" / "speed.csv"
+    if not path.is_file():
+        return {}
+    speed = pd.read_csv(path)
+    speed = speed[(speed["paper_ratio_of"] == "time_s") & speed["ratio_measured"].notna()]
+    out, where = {}, "speed/speed.csv"
+    for (paper, variant), part in speed.groupby(["paper", "variant"], sort=False):
+        here = " and ".join(
+            f"{r.ratio_measured:.2f} at the {r.width} width" for r in part.itertuples()
+        )
+        ref = part["reference"].iloc[0]
+        if variant == ref:
+            out[(paper, variant)] = f"; the reference of the measured speed ratios ({where})"
+            continue
+        out[(paper, variant)] = (
+            f"; as a ratio to {ref}'s time: paper {part['paper_ratio'].iloc[0]:.2f}, "
+            f"here {here} ({where})"
+        )
+    return out
 
 
 def _measured_status(r: dict, checked: list[dict]) -> tuple[str, str]:

@@ -330,6 +330,28 @@ def test_red_deblurring_and_inpainting_cells_say_why_they_are_not_measured(monke
         assert reason[f"rednet-sec5.6-LIVE1-{setting}-FoE-psnr"].startswith("cited result")
 
 
+def test_a_printed_gpu_time_cell_states_the_speed_ratio_measured_here(monkeypatch, tmp_path):
+    root = _results(monkeypatch, tmp_path)
+    reason = scoreboard.build().set_index("claim_id")["reason"]
+    assert reason["rednet-sec4.5-----down_conv1-time_s"] == scoreboard.TIME_REASON  # no speed.csv
+    speed = dict(paper="rednet", reference="no_downsample", paper_ratio_of="time_s")
+    _csv(root, "speed/speed.csv", [
+        {**speed, "variant": "no_downsample", "width": "cpu", "ratio_measured": 1.0,
+         "paper_ratio": 1.0},
+        {**speed, "variant": "down_conv1", "width": "paper", "ratio_measured": 0.2328,
+         "paper_ratio": 0.84 / 3.17},
+        {**speed, "variant": "down_conv1", "width": "cpu", "ratio_measured": 0.2555,
+         "paper_ratio": 0.84 / 3.17},
+    ])  # fmt: skip
+    reason = scoreboard.build().set_index("claim_id")["reason"]
+    assert reason["rednet-sec4.5-----down_conv1-time_s"] == (
+        f"{scoreboard.TIME_REASON}; as a ratio to no_downsample's time: paper 0.26, here 0.23 at "
+        "the paper width and 0.26 at the cpu width (speed/speed.csv)"
+    )
+    reference = reason["rednet-sec4.5-----no_downsample-time_s"]
+    assert "the reference of the measured speed ratios" in reference
+
+
 def test_verdicts_csv_gathers_old_and_new_findings_and_sets_finding_statuses(monkeypatch, tmp_path):
     root = _results(monkeypatch, tmp_path)
     evidence = "inconclusive: MemNet did not beat the degraded input"
