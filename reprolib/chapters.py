@@ -221,6 +221,50 @@ def write_headline(path: Path | None = None) -> str:
     return text
 
 
+def finding_glue(paper: str) -> dict[str, str]:
+    """The text a paper's chapter page pastes for each of its findings in ``verdicts.csv``, so
+    that the prose states the current verdict and deciding difference rather than hand-copied
+    numbers that go stale when a seed lands.
+
+    Keys (glued by ``results/<paper>/chapter.ipynb``; pasted in ``book/<paper>.md`` with
+    ``{glue:text}`/results/<paper>/chapter.ipynb::<key>:s```), for the finding's most
+    comparable budget: ``<finding>-verdict`` (holds / does not hold / inconclusive),
+    ``<finding>-seeds`` (the fewest seeds of a compared run), ``<finding>-budget`` and
+    ``<finding>-difference``: the deciding paired difference with the pair that gives it, e.g.
+    ``MemNet - VDSR: -0.334 dB (95% CI [-0.416, -0.263], p 0.0005)`` (the pair is read from the
+    reason, whose figures match; a margin in another unit than dB is shown without one), or
+    that there is none yet."""
+    from reprolib.scoreboard import BUDGET_RANK
+
+    v = pd.read_csv(_results("verdicts.csv"))
+    v = v[v["paper"] == paper].assign(_rank=lambda d: d["budget"].map(BUDGET_RANK).fillna(9))
+    out = {}
+    for r in v.sort_values("_rank", kind="stable").drop_duplicates("finding").itertuples():
+        difference = "no paired difference measured yet"
+        stated = [
+            m for m in _PAIR_DB.finditer(str(r.reason))
+            if pd.notna(r.margin_db) and abs(float(m["margin"]) - r.margin_db) < 6e-4
+        ]  # fmt: skip
+        if stated:  # as the reason words it, so the page and the reports agree to the digit
+            m = stated[0]
+            difference = f"{m['pair']}: {m['margin']} dB (95% CI [{m['ci']}], p {m['p']})"
+        elif pd.notna(r.margin_db):
+            p = "" if pd.isna(r.p_value) else f", p {r.p_value:.2g}"
+            difference = f"{r.margin_db:+.3f} (95% CI [{r.ci_low:+.3f}, {r.ci_high:+.3f}]{p})"
+        seeds = "no" if pd.isna(r.seeds) else f"{int(r.seeds)}"
+        parts = {"verdict": str(r.verdict), "seeds": seeds, "budget": str(r.budget),
+                 "difference": difference}  # fmt: skip
+        out.update({f"{r.finding}-{name}": text for name, text in parts.items()})
+    return out
+
+
+#: A paired difference as a verdict's reason states it (``stats.PairStats.text``).
+_PAIR_DB = re.compile(
+    r"(?P<pair>[\w.+-]+ - [\w.+-]+): (?P<margin>[+-]\d+\.\d+) dB, 95% CI \[(?P<ci>[^\]]+)\], "
+    r"p (?P<p>[\d.e-]+)"
+)
+
+
 # --------------------------------------------------------------------------- tables and figures
 # One section per table and figure of a paper (``contents.csv``), with what the study did with
 # it: the registry entry, the runs scored at each budget and their training budget, the verdict

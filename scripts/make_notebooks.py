@@ -409,6 +409,8 @@ NOTEBOOKS.add(
             'counts = board["status"].value_counts()\n'
             "for status, n in counts.items():\n"
             '    glue(f"{paper}-{chapters.slug(status)}", int(n), display=False)\n'
+            "for key, text in chapters.finding_glue(paper).items():  # pasted by book/<paper>.md\n"
+            "    glue(key, text, display=False)\n"
             'display(Markdown(f"**{chapters.PAPERS[paper]}**"))\n'
             "display(Markdown(\n"
             '    f"{len(board)} claims (table cells and stated findings): "\n'

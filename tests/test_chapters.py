@@ -5,6 +5,7 @@ registry entry with runs in every state, a verdict, a per-seed figure observatio
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -263,3 +264,44 @@ def test_the_plan_reads_hours_as_numbers_and_missing_text_as_empty(tmp_path, mon
         plan.iloc[1].to_dict()
     )
     assert "(the cheapest, c, about 8 h;" in chapters.plan_headline(plan, "cpu")
+
+
+def test_finding_glue_states_the_most_comparable_verdict_and_its_deciding_pair(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    stated = ("too few seeds (< 3): MemNet (2); the intervals alone would say 'does not hold' "
+              "(MemNet - VDSR: -0.334 dB, 95% CI [-0.416, -0.263], p 0.0005, 219 images, "
+              "seeds 2/3)")  # fmt: skip
+    decided = {"paper": "memnet", "seeds": 2, "margin_db": -0.3343, "ci_low": -0.4161,
+               "ci_high": -0.2626, "p_value": 0.0005, "reason": stated}  # fmt: skip
+    _csv(tmp_path / "verdicts.csv", [
+        {**decided, "finding": "a", "budget": "cpu", "verdict": "inconclusive"},
+        {**decided, "finding": "a", "budget": "gpu", "verdict": "does not hold", "seeds": 3},
+        {"finding": "b", "paper": "memnet", "budget": "cpu", "verdict": "inconclusive"},
+        {**decided, "finding": "c", "budget": "cpu", "verdict": "holds", "margin_db": 0.05214,
+         "ci_low": 0.0126, "ci_high": 0.1018, "p_value": None, "reason": "+5.2% power"},
+        {**decided, "finding": "d", "paper": "nlrn", "budget": "cpu", "verdict": "holds"},
+    ])  # fmt: skip
+    assert chapters.finding_glue("memnet") == {
+        "a-verdict": "does not hold", "a-seeds": "3", "a-budget": "gpu",  # gpu before cpu
+        "a-difference": "MemNet - VDSR: -0.334 dB (95% CI [-0.416, -0.263], p 0.0005)",
+        "b-verdict": "inconclusive", "b-seeds": "no", "b-budget": "cpu",
+        "b-difference": "no paired difference measured yet",
+        # no pair in dB in the reason: the margin in its own unit
+        "c-verdict": "holds", "c-seeds": "2", "c-budget": "cpu",
+        "c-difference": "+0.052 (95% CI [+0.013, +0.102])",
+    }  # fmt: skip
+
+
+GLUE_REF = re.compile(r"\{glue:text\}`/results/(\w+)/chapter\.ipynb::([\w.-]+):s`")
+
+
+def test_every_value_the_chapter_pages_paste_is_glued_by_their_chapter_notebook():
+    """The book is built with -W, so a missing key fails `make book`; this says which, without
+    a build, against the committed results."""
+    pasted = [m.groups() for md in sorted((Path(__file__).parents[1] / "book").glob("*.md"))
+              for m in GLUE_REF.finditer(md.read_text())]  # fmt: skip
+    assert pasted, "no chapter page pastes a finding's verdict"
+    glued = {paper: chapters.finding_glue(paper) for paper in {p for p, _ in pasted}}
+    assert [(p, k) for p, k in pasted if k not in glued[p]] == []
