@@ -167,7 +167,8 @@ def write_toc(path: Path | None = None) -> str:
 def plan_headline(plan: pd.DataFrame, budget: str) -> str:
     """The landing page's line on what the undecided findings at ``budget`` still need
     (:func:`load_verdict_plan`): how many are blocked by a run that did not converge or learned
-    nothing, and the hours of one core the others need ("" when the plan has no row)."""
+    nothing or by runs whose relative sizes the budget does not keep, and the hours of one core
+    the others need ("" when the plan has no row)."""
     plan = plan[plan["budget"].astype(str) == budget]
     if plan.empty:
         return ""
@@ -176,7 +177,8 @@ def plan_headline(plan: pd.DataFrame, budget: str) -> str:
     blocked = len(plan) - len(free)
     line = (f"Of {len(plan)} findings that still lack seeds or runs at `{budget}`, {blocked} "
             f"compare{'s' * (blocked == 1)} a run that did not converge or learned nothing "
-            "there, so only longer schedules can decide them")  # fmt: skip
+            "there, or runs whose relative sizes that budget does not keep, so only another "
+            "budget can decide them")  # fmt: skip
     if len(free):
         total = pd.to_numeric(free["total_cpu_h"], errors="coerce").sum()
         first, hours = free.iloc[0]["finding"], float(free.iloc[0]["total_cpu_h"])
@@ -208,10 +210,12 @@ def write_headline(path: Path | None = None) -> str:
     few = int(reasons.str.contains("too few seeds").sum())
     moving = int(reasons.str.contains("not converged").sum())
     dead = int(reasons.str.contains("learned nothing").sum())
+    sizes = int(reasons.str.contains("relative sizes not kept").sum())
     lines.append(
         f"- Of {len(reasons)} inconclusive findings, {few} lack seeds (< {stats.MIN_SEEDS}), "
-        f"{moving} compare runs that had not converged and {dead} a run that learned nothing "
-        "(a finding can fail several conditions); the scoreboard gives each reason."
+        f"{moving} compare runs that had not converged, {dead} a run that learned nothing and "
+        f"{sizes} runs whose relative sizes (parameters, training pixels) the budget does not "
+        "keep (a finding can fail several conditions); the scoreboard gives each reason."
     )
     line = plan_headline(load_verdict_plan(), "cpu")
     if line:
@@ -421,6 +425,8 @@ def needs_text(plan: dict) -> str:
             cures.append("a longer schedule, on which the runs converge")
         if "learned nothing" in plan["blocked_by"]:
             cures.append("runs that learn (the cause of the collapse found first)")
+        if "relative sizes not kept" in plan["blocked_by"]:
+            cures.append("a budget that keeps the compared runs' relative sizes")
         return (f"seeds alone cannot decide it at `{plan['budget']}` ({shown}); it needs "
                 + "; and ".join(cures))  # fmt: skip
 

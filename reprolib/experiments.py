@@ -14,6 +14,7 @@ are current; :func:`report` joins the runs' metrics with the claims and writes, 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -648,10 +649,36 @@ def baseline_facts(exp: Experiment, scores: pd.DataFrame) -> dict[str, stats.Run
     }
 
 
+@functools.cache
+def _model_params(model: str, kwargs_json: str) -> int:
+    from reprolib import models
+
+    return models.total_params(models.build(model, **json.loads(kwargs_json)))
+
+
+def recipe_size(recipe: recipes.Recipe) -> tuple[float, float]:
+    """``(parameters, training pixels)`` a recipe trains: the model's parameter count and
+    iterations x batch x patch area (one process), for condition (5) of the verdict rule."""
+    kwargs = json.dumps(recipe.model_kwargs, sort_keys=True, default=str)
+    return float(_model_params(recipe.model, kwargs)), float(
+        recipe.iterations * recipe.batch * recipe.patch**2
+    )
+
+
+def run_sizes(exp: Experiment, run: Run, budget: str) -> dict[str, float]:
+    """The size fields of :class:`reprolib.stats.RunFacts` for ``run``: :func:`recipe_size` at
+    ``budget`` and at the paper's budget."""
+    (params, pixels), (paper_params, paper_pixels) = (
+        recipe_size(exp.recipe_for(run, b)) for b in (budget, "paper")
+    )
+    return {"params": params, "pixels": pixels, "paper_params": paper_params,
+            "paper_pixels": paper_pixels}  # fmt: skip
+
+
 def run_facts(exp: Experiment, budget: str, measured: pd.DataFrame) -> dict[str, stats.RunFacts]:
     """What the verdict rule needs of every scored run: its seeds, whether every seed converged
-    (:func:`reprolib.stats.convergence` on each seed's ``log.csv``) and its mean PSNR gain over
-    the degraded input (``measured``: :func:`summary`)."""
+    (:func:`reprolib.stats.convergence` on each seed's ``log.csv``), its mean PSNR gain over
+    the degraded input (``measured``: :func:`summary`) and its sizes (:func:`run_sizes`)."""
     psnr = measured[measured["metric"] == "psnr"] if "metric" in measured else measured
     key = "run" if "run" in psnr else "method"
     gains = psnr.groupby(key)["gain"].mean() if "gain" in psnr else pd.Series(dtype=float)
@@ -671,6 +698,7 @@ def run_facts(exp: Experiment, budget: str, measured: pd.DataFrame) -> dict[str,
             converged=bool(all(abs(c) < stats.CONVERGENCE_DB for c in changes)),
             change_db=float(worst),
             gain_db=float(gains.get(r.name, np.inf)),
+            **run_sizes(exp, r, budget),
         )
     return out
 

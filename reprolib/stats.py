@@ -14,6 +14,8 @@ depth"). Here it is judged on the per-image scores of every trained seed of the 
   also demands seeds). With k seeds it under-states the seed variance by a factor (k-1)/k.
 * :func:`convergence` - whether a run's validation PSNR still moved over the last
   :data:`CONVERGENCE_FRACTION` of its iterations by more than :data:`CONVERGENCE_DB`.
+* :func:`size_drift` - whether a budget keeps the compared runs' relative sizes (parameters and
+  training pixels) within :data:`SIZE_FACTOR` of the paper's recipes' ratios.
 * :func:`judge` - :data:`VERDICT_RULE`, the one rule that turns the pairs and the facts about
   each run into ``holds``, ``does not hold`` or ``inconclusive`` with its reason.
 """
@@ -32,6 +34,7 @@ __all__ = [
     "CONVERGENCE_FRACTION",
     "MIN_GAIN_DB",
     "MIN_SEEDS",
+    "SIZE_FACTOR",
     "VERDICT_RULE",
     "PairStats",
     "RunFacts",
@@ -40,6 +43,7 @@ __all__ = [
     "convergence",
     "judge",
     "mean_interval",
+    "size_drift",
 ]
 
 MIN_SEEDS = 3
@@ -49,6 +53,9 @@ ALPHA = 0.05
 #: a run "learned" when its mean PSNR beats its own degraded input by at least this (dB).
 MIN_GAIN_DB = 0.1
 N_BOOT = 4000
+#: Two compared runs keep their relative size when the ratio of their parameters, and of their
+#: training pixels, at the budget is within this factor of the ratio of the paper's recipes.
+SIZE_FACTOR = 2.0
 
 HOLDS, NOT_HOLDS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 
@@ -56,9 +63,12 @@ VERDICT_RULE = (
     f"A finding **holds** or **does not hold** only when every run it compares (1) was trained "
     f"and scored, (2) beat its own degraded input by at least {MIN_GAIN_DB} dB, (3) has at least "
     f"{MIN_SEEDS} seeds, (4) converged (validation PSNR moved by less than {CONVERGENCE_DB} dB "
-    f"over the last {CONVERGENCE_FRACTION:.0%} of iterations, every seed), and (5) the 95% "
+    f"over the last {CONVERGENCE_FRACTION:.0%} of iterations, every seed), (5) keeps the "
+    "relative size it has in the paper: its parameters and its training pixels (patches seen x "
+    "patch area), as ratios to each other compared run's, are within a factor of "
+    f"{SIZE_FACTOR:g} of the ratios of the paper's recipes, and (6) the 95% "
     f"interval of the deciding paired difference excludes zero (p < {ALPHA}). A method the paper "
-    "compares that needs no training (BM3D) is measured once on the same noisy images; (2)-(4) "
+    "compares that needs no training (BM3D) is measured once on the same noisy images; (2)-(5) "
     "do not apply to it. An ordering over "
     "several runs is judged by its weakest adjacent pair: it holds when every pair is "
     "significant in the claimed direction and does not hold when some pair is significant in "
@@ -99,7 +109,7 @@ class RunFacts:
     """What the rule needs to know about one compared run (all its seeds together).
 
     ``trained=False`` marks a method measured without training (BM3D): it has no seeds to draw
-    and no training to converge, so conditions (2)-(4) of the rule do not apply to it; its
+    and no training to converge, so conditions (2)-(5) of the rule do not apply to it; its
     per-image scores enter the paired intervals as one deterministic "seed"."""
 
     seeds: int
@@ -107,6 +117,40 @@ class RunFacts:
     change_db: float  # the largest |validation change| over the last 20% among its seeds
     gain_db: float  # mean PSNR gain over the degraded input (mean over seeds and cells)
     trained: bool = True
+    # Sizes at this budget and in the paper's recipe (NaN: unknown, not checked): parameters,
+    # and training pixels = patches seen x patch area.
+    params: float = np.nan
+    pixels: float = np.nan
+    paper_params: float = np.nan
+    paper_pixels: float = np.nan
+
+
+def size_drift(runs: Sequence[str], facts: Mapping[str, RunFacts]) -> list[str]:
+    """Condition (5) of :data:`VERDICT_RULE`: for parameters and for training pixels, the pair
+    of compared trained runs whose ratio at this budget is furthest from the ratio of the
+    paper's recipes, when that is more than :data:`SIZE_FACTOR` away, in words (``[]``: the
+    budget keeps the relative sizes). Why: a reduced budget shrinks every model and schedule,
+    but not always alike, and a comparison at a budget that, say, gives one network three
+    times the other's training pixels where the paper gave it a thirtieth tests the budget,
+    not the papers' claim."""
+    out = []
+    for what, here, paper in (("parameters", "params", "paper_params"),
+                              ("training pixels", "pixels", "paper_pixels")):  # fmt: skip
+        known = [r for r in dict.fromkeys(runs) if r in facts and facts[r].trained
+                 and np.isfinite([getattr(facts[r], here), getattr(facts[r], paper)]).all()
+                 and getattr(facts[r], here) > 0 and getattr(facts[r], paper) > 0]  # fmt: skip
+        worst, text = 0.0, ""
+        for i, a in enumerate(known):
+            for b in known[i + 1 :]:
+                at_budget = getattr(facts[a], here) / getattr(facts[b], here)
+                in_paper = getattr(facts[a], paper) / getattr(facts[b], paper)
+                drift = abs(np.log(at_budget / in_paper))
+                if drift > np.log(SIZE_FACTOR) and drift > worst:
+                    worst = drift
+                    text = f"{what} {a}/{b}: {at_budget:.2g} here, {in_paper:.2g} in the paper"
+        if text:
+            out.append(text)
+    return out
 
 
 @dataclass(frozen=True)
@@ -287,6 +331,9 @@ def judge(
             f"not converged (validation moved >= {CONVERGENCE_DB} dB over the last "
             f"{CONVERGENCE_FRACTION:.0%}): {', '.join(moving)}"
         )
+    drift = size_drift(runs, facts)
+    if drift:
+        reasons.append(f"relative sizes not kept at this budget ({'; '.join(drift)})")
     deciding = None
     if not missing:
         cache: dict[tuple[str, str], PairStats] = {}

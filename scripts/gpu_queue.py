@@ -260,12 +260,14 @@ def estimate(recipe: recipes.Recipe, bench: list[dict] | None = None) -> dict[st
 # ----------------------------------------------------------------------------------- queue
 def too_few_seeds_only(runs: list[str], facts: dict[str, stats.RunFacts]) -> bool:
     """Whether a finding over ``runs`` is inconclusive only for lack of seeds: every run scored,
-    learned and converged, and some run has fewer than ``MIN_SEEDS`` seeds."""
+    learned and converged, the budget keeps their relative sizes (:func:`reprolib.stats.
+    size_drift`), and some run has fewer than ``MIN_SEEDS`` seeds."""
     if not runs or any(r not in facts for r in runs):
         return False
     f = [facts[r] for r in runs]
     return (
         all(x.gain_db >= stats.MIN_GAIN_DB and x.converged for x in f)
+        and not stats.size_drift(runs, facts)
         and min(x.seeds for x in f) < stats.MIN_SEEDS
     )
 
@@ -398,8 +400,10 @@ def verdict_plan(budgets: list[str] | None = None, facts: Facts | None = None) -
     every entry: the finding's verdict is the weakest of them), with its remaining training
     (:func:`_training_left`; once per distinct training) and its evaluation
     (:func:`eval_cpu_h`; the unscored share where a stopped evaluation left images scored).
-    ``blocked_by`` names the scored runs that did not converge or learned nothing: more seeds
-    of those cannot make the finding conclusive at this budget (a longer budget can);
+    ``blocked_by`` names the scored runs that did not converge or learned nothing, and the
+    compared runs whose relative sizes the budget does not keep (from their recipes, scored or
+    not: :func:`reprolib.stats.size_drift`): more seeds cannot make the finding conclusive at
+    this budget (another budget can);
     ``untested`` names the compared runs not scored yet, with how often their recipe converged
     at this budget (the risk that they will block it). Findings with every seed scored are
     left out. The figure observations judged per seed count the models they are read from
@@ -424,19 +428,26 @@ def verdict_plan(budgets: list[str] | None = None, facts: Facts | None = None) -
     for budget in budgets:
         plateaus = experiments.convergence_by_recipe(budget).set_index("recipe")
         for finding, pairs in findings.items():
-            blocked, untested = [], []
+            blocked, untested, sizes = [], [], {}
             for eid, n in pairs:
+                run = next(r for r in registry[eid].runs if r.name == n)
+                size = experiments.run_sizes(registry[eid], run, budget)
+                sizes[n] = stats.RunFacts(seeds=0, converged=True, change_db=0.0, gain_db=0.0,
+                                          **size)  # fmt: skip
                 f = _facts(eid, budget, facts).get(n)
                 if f is not None:
                     blocked += [f"{n} not converged"] * (not f.converged)
                     blocked += [f"{n} learned nothing"] * (f.gain_db < stats.MIN_GAIN_DB)
                     continue
-                name = train_name(next(r for r in registry[eid].runs if r.name == n))
+                name = train_name(run)
                 if name in plateaus.index:
                     done, total = plateaus.at[name, "converged"], plateaus.at[name, "trainings"]
                     untested.append(f"{n} (recipe converged {int(done)}/{int(total)})")
                 else:
                     untested.append(f"{n} (recipe not trained yet)")
+            drift = stats.size_drift(list(sizes), sizes)
+            if drift:
+                blocked.insert(0, f"relative sizes not kept ({' and '.join(drift)})")
             items, train, ev, trained, scoring = [], 0.0, 0.0, {}, {}
             for seed in range(stats.MIN_SEEDS):
                 for eid, n in pairs:

@@ -221,6 +221,12 @@ def test_an_undecided_finding_says_what_deciding_it_takes(paper):
         "R2 not converged; R3 not converged; 2 more); it needs a longer schedule, on which the "
         "runs converge; and runs that learn (the cause of the collapse found first)"
     )
+    sizes = {**blocked, "blocked_by": "relative sizes not kept (training pixels A/B: 0.33 "
+             "here, 34 in the paper); A not converged"}  # fmt: skip
+    assert chapters.needs_text(sizes).endswith(
+        "it needs a longer schedule, on which the runs converge; and a budget that keeps the "
+        "compared runs' relative sizes"
+    )
     unknown = {**blocked, "blocked_by": "", "untested": "K5 (recipe not trained yet)"}
     assert chapters.needs_text(unknown) == (
         "4 seed runs missing, about ? h of one core (1.0 h training, ? h scoring; "
@@ -238,8 +244,9 @@ def test_the_landing_page_says_what_the_undecided_findings_need():
     ])  # fmt: skip
     assert chapters.plan_headline(plan, "cpu") == (
         "Of 3 findings that still lack seeds or runs at `cpu`, 1 compares a run that did not "
-        "converge or learned nothing there, so only longer schedules can decide them; the other "
-        "2 need about 16 hours of one core in all (the cheapest, b, about 3 h; "
+        "converge or learned nothing there, or runs whose relative sizes that budget does not "
+        "keep, so only another budget can decide them; the other 2 need about 16 hours of one "
+        "core in all (the cheapest, b, about 3 h; "
         "`results/verdict_plan.csv`)."
     )
     assert chapters.plan_headline(plan, "paper") == ""

@@ -93,6 +93,34 @@ def test_judge_names_every_failed_condition():
     assert v.verdict == "holds" and v.reason.startswith("deciding pair A - B: +0.4")
 
 
+def test_a_budget_that_does_not_keep_relative_sizes_leaves_the_finding_inconclusive():
+    """Condition (5): A and B as in the paper's recipes (same parameters, A trains on 34 times
+    B's pixels), at a budget where B trains on 3 times A's: the ratio moves by 100x > 2x."""
+    sized = {
+        "A": dict(params=1e5, pixels=5e7, paper_params=6.8e5, paper_pixels=3.7e10),
+        "B": dict(params=1.5e5, pixels=1.5e8, paper_params=6.6e5, paper_pixels=1.1e9),
+    }
+    facts = {r: stats.RunFacts(3, True, 0.0, 2.0, **sized[r]) for r in "AB"}
+    assert stats.size_drift(["A", "B"], facts) == [
+        "training pixels A/B: 0.33 here, 34 in the paper"  # parameters: 0.67 vs 1.03, kept
+    ]
+    v = stats.judge("order", ["A", "B"], _scores(0.5), facts)
+    assert v.verdict == "inconclusive"
+    assert v.reason.startswith("relative sizes not kept at this budget (training pixels A/B")
+    assert "the intervals alone would say 'holds'" in v.reason
+    # Within a factor of 2 of the paper's ratios, or sizes unknown (NaN), or an untrained
+    # baseline: the condition holds.
+    kept = {r: stats.RunFacts(3, True, 0.0, 2.0, **{**sized[r], "pixels": sized[r]["paper_pixels"]
+                                                  / (600 if r == "A" else 1000)})
+            for r in "AB"}  # fmt: skip
+    assert stats.size_drift(["A", "B"], kept) == []
+    assert stats.judge("order", ["A", "B"], _scores(0.5), kept).verdict == "holds"
+    unknown = {"A": stats.RunFacts(3, True, 0.0, 2.0), "B": facts["B"]}
+    assert stats.size_drift(["A", "B"], unknown) == []
+    bm3d = {**facts, "B": stats.RunFacts(1, True, 0.0, np.inf, trained=False, params=1.0)}
+    assert stats.size_drift(["A", "B"], bm3d) == []
+
+
 def test_mean_interval_brackets_the_mean_and_narrows_without_image_spread():
     s = _scores(0.0)
     mean, lo, hi = stats.mean_interval(s, "A")
